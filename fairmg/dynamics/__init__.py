@@ -1,0 +1,10 @@
+"""Learning dynamics of the papers as exact (closed-form) iterations.
+
+Every dynamic returns a :class:`Run` recorded by the shared driver :func:`iterate`.
+``pg``: softmax PG, NPG, NPG best-response (002); ``nn``: neural softmax PG (002, Sec. 5);
+``fdiv``: f-divergence iterations, TVPO and the unary formulation (003).
+"""
+from .run import METRICS, Run, iterate, record_metrics
+from .pg import *  # noqa: F401,F403
+from .nn import *  # noqa: F401,F403
+from .fdiv import *  # noqa: F401,F403
