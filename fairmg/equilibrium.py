@@ -71,7 +71,7 @@ def solve_mdp(P: np.ndarray, r: np.ndarray, gamma: float, *, init=None,
     gamma : float
         Discount in [0, 1).
     init : ndarray (S,) of int, optional
-        Initial policy; default the myopic greedy ``argmax_b r(s, b)``.
+        Initial policy; default greedy after one Bellman backup of ``max_b r(s, b)``.
     max_iter : int
         Cap on improvement steps; reaching it gives ``converged=False`` (never silent).
     tol : float
@@ -83,7 +83,10 @@ def solve_mdp(P: np.ndarray, r: np.ndarray, gamma: float, *, init=None,
     """
     S, B, _ = P.shape
     flat = np.ascontiguousarray(P).reshape(S * B, S)
-    actions = (np.argmax(r, axis=1) if init is None else np.asarray(init)).astype(np.int64)
+    if init is None:
+        # greedy after one Bellman backup of max_b r(s, b), as QuantEcon's DiscreteDP
+        init = np.argmax(r + gamma * (flat @ r.max(axis=1)).reshape(S, B), axis=1)
+    actions = np.asarray(init).astype(np.int64)
     rows = np.arange(S)
     eye = np.eye(S)
     converged = False

@@ -40,6 +40,10 @@ def _check_distributions(arr: np.ndarray, name: str, mask: np.ndarray | None = N
         idx = tuple(int(v) for v in neg[0])
         raise ValueError(f"{name}{list(idx)} is {arr[idx]:.6g}, expected >= 0")
     sums = arr.sum(axis=-1)
+    if arr.ndim == 1:
+        if abs(sums - 1.0) > STOCHASTIC_TOL:
+            raise ValueError(f"{name} sums to {sums:.12g}, expected 1")
+        return
     bad = np.argwhere(np.abs(sums - 1.0) > STOCHASTIC_TOL)
     if bad.size:
         idx = tuple(int(v) for v in bad[0])

@@ -1,0 +1,138 @@
+"""Best responses, Nash-gap, social optimum and POA against independent solvers."""
+import itertools
+
+import nashpy
+import numpy as np
+import pytest
+import quantecon as qe
+from hypothesis import given, strategies as st
+
+import fairmg as fm
+from fairmg import reference as ref
+
+from .strategies import games, policies
+
+VALUE_TOL = 1e-8   # relative to 1 / (1 - gamma)
+
+
+def qe_values(P, r, gamma):
+    return qe.markov.DiscreteDP(r, P, gamma).solve("policy_iteration").v
+
+
+@given(st.data())
+def test_best_response_matches_quantecon_and_reference(data):
+    g = data.draw(games())
+    pol = data.draw(policies(g))
+    scale = 1.0 / (1.0 - g.gamma)
+    for i in range(g.n_agents):
+        br = fm.best_response(g, pol, i)
+        P_i, r_i = ref.agent_mdp(g.transition, g.rewards, pol.probs, g.action_sizes, i)
+        np.testing.assert_allclose(br.values, qe_values(P_i, r_i, g.gamma),
+                                   atol=VALUE_TOL * scale)
+        np.testing.assert_allclose(br.values, ref.value_iteration(P_i, r_i, g.gamma, 1e-10),
+                                   atol=VALUE_TOL * scale)
+        assert br.converged and br.residual < 1e-9 * scale
+        # the returned deterministic row attains the values
+        ev = fm.evaluate(g, br.policy)
+        np.testing.assert_allclose(ev.values[i], br.values, atol=VALUE_TOL * scale)
+        values, row = br
+        assert row.shape == (g.n_states, g.max_actions) and set(np.unique(row)) <= {0.0, 1.0}
+
+
+@given(st.data())
+def test_nash_gap_matches_reference(data):
+    g = data.draw(games())
+    pol = data.draw(policies(g))
+    gaps = fm.nash_gap(g, pol, per_agent=True)
+    expected = ref.nash_gap(g.transition, g.rewards, g.gamma, g.initial, pol.probs,
+                            g.action_sizes, per_agent=True)
+    np.testing.assert_allclose(gaps, np.maximum(expected, 0), atol=VALUE_TOL / (1 - g.gamma))
+    assert fm.nash_gap(g, pol) == gaps.max()
+    assert np.all(gaps >= 0)
+
+
+@given(games(max_agents=2, max_states=3, max_actions=2))
+def test_social_optimum_brute_force_and_quantecon(g):
+    """Max over all deterministic joint policies (enumerated) = the solver's optimum."""
+    S, A = g.n_states, g.n_joint_actions
+    best = -np.inf
+    for joint in itertools.product(range(A), repeat=S):
+        pol = fm.ProductPolicy.from_joint_actions(g, joint)
+        best = max(best, fm.evaluate(g, pol).value_at_initial.sum())
+    opt = fm.social_optimum(g)
+    tol = VALUE_TOL / (1 - g.gamma)
+    assert opt.value == pytest.approx(best, abs=tol)
+    assert fm.evaluate(g, opt.policy).value_at_initial.sum() == pytest.approx(best, abs=tol)
+    np.testing.assert_allclose(opt.values, qe_values(g.transition, g.rewards.sum(0), g.gamma),
+                               atol=tol)
+    value, policy = opt
+    assert value == opt.value
+
+
+def test_social_optimum_bounds_every_policy():
+    g = fm.games.random_game(6, (2, 2, 3), 0.9, rng=3)
+    opt = fm.social_optimum(g).value
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        pol = fm.ProductPolicy.from_logits(g, 3 * rng.normal(size=(3, 6, 3)))
+        assert fm.price_of_anarchy(g, pol) <= 1.0 + 1e-12
+        assert fm.evaluate(g, pol).value_at_initial.sum() <= opt + 1e-10
+    assert fm.price_of_anarchy(g, fm.social_optimum(g).policy) == pytest.approx(1.0, abs=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_nashpy_equilibria_have_zero_gap(seed):
+    rng = np.random.default_rng(seed)
+    A, B = rng.integers(-3, 4, size=(2, 3, 3)).astype(float)
+    g = fm.games.matrix_game(np.stack([A, B]))
+    found = 0
+    for x, y in nashpy.Game(A, B).support_enumeration():
+        pol = fm.ProductPolicy(g, np.stack([x, y])[:, None, :])
+        assert fm.nash_gap(g, pol) == pytest.approx(0.0, abs=1e-9)
+        found += 1
+    assert found >= 1
+    # a pure profile is a Nash equilibrium iff it has zero gap (by direct enumeration)
+    for a, b in itertools.product(range(3), range(3)):
+        pol = fm.ProductPolicy.deterministic(g, [[a], [b]])
+        direct = max(A[:, b].max() - A[a, b], B[a, :].max() - B[a, b])
+        assert fm.nash_gap(g, pol) == pytest.approx(direct, abs=1e-12)
+
+
+def test_prisoners_dilemma_gap_and_poa():
+    # (C, C) pays 3 each, (D, D) 1 each; D dominates.
+    A = np.array([[3.0, 0.0], [5.0, 1.0]])
+    g = fm.games.matrix_game(np.stack([A, A.T]))
+    cc = fm.ProductPolicy.deterministic(g, [[0], [0]])
+    dd = fm.ProductPolicy.deterministic(g, [[1], [1]])
+    assert fm.nash_gap(g, cc, per_agent=True) == pytest.approx([2.0, 2.0])
+    assert fm.nash_gap(g, dd) == 0.0
+    assert fm.social_optimum(g).value == pytest.approx(6.0)
+    assert fm.price_of_anarchy(g, dd) == pytest.approx(2.0 / 6.0)
+
+
+def test_poa_rejects_non_positive_optimum():
+    g = fm.games.matrix_game(-np.ones((2, 2)))
+    with pytest.raises(ValueError, match="social optimum .* is -2"):
+        fm.price_of_anarchy(g, fm.ProductPolicy.uniform(g))
+
+
+def test_solve_mdp_reports_iteration_cap():
+    g = fm.games.random_game(30, (6,), 0.99, rng=0)
+    sol = fm.solve_mdp(g.transition, g.rewards[0], g.gamma, max_iter=1)
+    full = fm.solve_mdp(g.transition, g.rewards[0], g.gamma)
+    assert full.converged and full.iterations > 1
+    assert not sol.converged and sol.iterations == 1
+
+
+def test_tie_breaking_is_deterministic_lowest_index():
+    # all actions identical: the myopic start (argmax -> 0) is kept
+    P = np.full((3, 4, 3), 1 / 3)
+    sol = fm.solve_mdp(P, np.ones((3, 4)), 0.9)
+    np.testing.assert_array_equal(sol.actions, 0)
+    assert sol.iterations == 1 and sol.converged
+
+
+def test_best_response_agent_validation():
+    g = fm.games.coordination(2)
+    with pytest.raises(ValueError, match=r"agent must be an int in \[0, 2\), got 2"):
+        fm.best_response(g, fm.ProductPolicy.uniform(g), 2)

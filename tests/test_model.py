@@ -1,0 +1,114 @@
+import numpy as np
+import pytest
+
+import fairmg as fm
+
+
+def small_arrays(S=2, sizes=(2, 3), N=None):
+    A = int(np.prod(sizes))
+    N = len(sizes) if N is None else N
+    P = np.full((S, A, S), 1.0 / S)
+    R = np.zeros((N, S, A))
+    return P, R
+
+
+@pytest.mark.parametrize("mutate, match", [
+    (lambda P, R: P.__setitem__((1, 4, 0), P[1, 4, 0] - 0.03), r"transition\[1, 4, :\] sums to 0\.97"),
+    (lambda P, R: (P.__setitem__((0, 1, 0), -0.5), P.__setitem__((0, 1, 1), 1.5)), r"transition\[0, 1, 0\] is -0\.5"),
+    (lambda P, R: R.__setitem__((1, 0, 2), np.nan), r"rewards\[1, 0, 2\] is nan"),
+    (lambda P, R: R.__setitem__((0, 1, 5), np.inf), r"rewards\[0, 1, 5\] is inf"),
+])
+def test_invalid_arrays_name_argument_and_index(mutate, match):
+    P, R = small_arrays()
+    mutate(P, R)
+    with pytest.raises(ValueError, match=match):
+        fm.MarkovGame(P, R, 0.9, action_sizes=(2, 3))
+
+
+def test_invalid_scalars_and_shapes():
+    P, R = small_arrays()
+    for gamma in (1.0, -0.1, 1.5):
+        with pytest.raises(ValueError, match="gamma is"):
+            fm.MarkovGame(P, R, gamma, action_sizes=(2, 3))
+    with pytest.raises(ValueError, match=r"action_sizes \(2, 2\) give 4 joint actions"):
+        fm.MarkovGame(P, R, 0.9, action_sizes=(2, 2))
+    with pytest.raises(ValueError, match="action_sizes has 3 entries"):
+        fm.MarkovGame(P, R, 0.9, action_sizes=(2, 3, 1))
+    with pytest.raises(ValueError, match="action_sizes is required"):
+        fm.MarkovGame(P, R, 0.9)
+    with pytest.raises(ValueError, match=r"rewards must have shape \(N, 2, 6\)"):
+        fm.MarkovGame(P, R[:, :, :5], 0.9, action_sizes=(2, 3))
+    with pytest.raises(ValueError, match=r"initial sums to 0\.9, expected 1"):
+        fm.MarkovGame(P, R, 0.9, initial=[0.5, 0.4], action_sizes=(2, 3))
+    with pytest.raises(ValueError, match=r"initial must have shape \(2,\)"):
+        fm.MarkovGame(P, R, 0.9, initial=[1.0], action_sizes=(2, 3))
+    with pytest.raises(TypeError, match="transition must be a numeric array"):
+        fm.MarkovGame("abc", R, 0.9, action_sizes=(2, 3))
+
+
+def test_policy_validation_and_padding():
+    g = fm.MarkovGame(*small_arrays(), 0.9, action_sizes=(2, 3))
+    good = np.zeros((2, 2, 3))
+    good[0, :, :2] = 0.5
+    good[1, :, :] = 1 / 3
+    pol = fm.ProductPolicy(g, good)
+    assert pol.joint_probs().shape == (2, 6)
+    np.testing.assert_allclose(pol.joint_probs().sum(1), 1.0, atol=1e-15)
+    bad = good.copy()
+    bad[0, 1, 2] = 0.1
+    bad[0, 1, 0] = 0.4
+    with pytest.raises(ValueError, match=r"probs\[0, 1, 2\] is 0\.1 but that action does not exist"):
+        fm.ProductPolicy(g, bad)
+    bad = good.copy()
+    bad[1, 0, 0] = 0.5
+    with pytest.raises(ValueError, match=r"probs\[1, 0, :\] sums to"):
+        fm.ProductPolicy(g, bad)
+    with pytest.raises(ValueError, match=r"probs must have shape \(2, 2, 3\)"):
+        fm.ProductPolicy(g, good[:, :, :2])
+
+
+def test_uniform_and_deterministic_policies():
+    g = fm.MarkovGame(*small_arrays(), 0.9, action_sizes=(2, 3))
+    u = fm.ProductPolicy.uniform(g)
+    np.testing.assert_allclose(u.probs[0, :, :2], 0.5)
+    np.testing.assert_allclose(u.probs[0, :, 2], 0.0)
+    np.testing.assert_allclose(u.probs[1], 1 / 3)
+    det = fm.ProductPolicy.deterministic(g, [[1, 0], [2, 1]])
+    # joint action of (1, 2) in state 0 is 1 * 3 + 2 = 5 (agent 0 most significant)
+    assert det.joint_probs()[0, 5] == 1.0 and det.joint_probs()[1, 1] == 1.0
+    back = fm.ProductPolicy.from_joint_actions(g, [5, 1])
+    np.testing.assert_array_equal(back.probs, det.probs)
+    with pytest.raises(ValueError, match=r"actions\[0, 1\] is 2, expected in \[0, 2\)"):
+        fm.ProductPolicy.deterministic(g, [[1, 2], [2, 1]])
+    assert "deterministic" in repr(det) and "min prob 0.333" in repr(u)
+
+
+def test_from_logits_is_stable_and_ignores_padding():
+    g = fm.MarkovGame(*small_arrays(), 0.9, action_sizes=(2, 3))
+    theta = np.zeros((2, 2, 3))
+    theta[0, 0] = [1000.0, 999.0, 1e308]      # padding entry ignored, no overflow
+    theta[1, 1] = [-1000.0, -1001.0, -1000.0]
+    pol = fm.ProductPolicy.from_logits(g, theta)
+    e = np.exp(-1.0)
+    np.testing.assert_allclose(pol.probs[0, 0], [1 / (1 + e), e / (1 + e), 0.0], rtol=1e-14)
+    np.testing.assert_allclose(pol.probs[1, 1], np.array([1, e, 1]) / (2 + e), rtol=1e-14)
+    theta[0, 1, 0] = np.nan
+    with pytest.raises(ValueError, match=r"theta\[0, 1, 0\] is nan"):
+        fm.ProductPolicy.from_logits(g, theta)
+
+
+def test_replace_row_and_agent_validation():
+    g = fm.MarkovGame(*small_arrays(), 0.9, action_sizes=(2, 3))
+    u = fm.ProductPolicy.uniform(g)
+    new = u.replace(0, [[0.0, 1.0], [1.0, 0.0]])
+    np.testing.assert_array_equal(new.probs[0], [[0, 1, 0], [1, 0, 0]])
+    np.testing.assert_array_equal(new.probs[1], u.probs[1])
+    with pytest.raises(ValueError, match="agent must be an int in"):
+        u.replace(2, [[0.0, 1.0], [1.0, 0.0]])
+    assert "agents=2" in repr(g) and "action_sizes=(2, 3)" in repr(g)
+
+
+def test_arrays_are_read_only():
+    g = fm.games.coordination(2)
+    with pytest.raises(ValueError):
+        g.transition[0, 0, 0] = 1.0
