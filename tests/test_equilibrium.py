@@ -116,12 +116,22 @@ def test_poa_rejects_non_positive_optimum():
         fm.price_of_anarchy(g, fm.ProductPolicy.uniform(g))
 
 
+def chain_mdp(S=20):
+    """Action 0 stays for 0.5 a step; action 1 walks right for 0; the last state pays 1."""
+    P, r = np.zeros((S, 2, S)), np.zeros((S, 2))
+    for s in range(S - 1):
+        P[s, 0, s], P[s, 1, s + 1], r[s, 0] = 1.0, 1.0, 0.5
+    P[S - 1, :, S - 1], r[S - 1] = 1.0, 1.0
+    return P, r
+
+
 def test_solve_mdp_reports_iteration_cap():
-    g = fm.games.random_game(30, (6,), 0.99, rng=0)
-    sol = fm.solve_mdp(g.transition, g.rewards[0], g.gamma, max_iter=1)
-    full = fm.solve_mdp(g.transition, g.rewards[0], g.gamma)
-    assert full.converged and full.iterations > 1
-    assert not sol.converged and sol.iterations == 1
+    P, r = chain_mdp()
+    full = fm.solve_mdp(P, r, 0.99)
+    np.testing.assert_allclose(full.values, qe_values(P, r, 0.99), rtol=1e-12)
+    assert full.converged and full.iterations > 2
+    capped = fm.solve_mdp(P, r, 0.99, max_iter=2)
+    assert not capped.converged and capped.iterations == 2 and capped.residual > 1e-3
 
 
 def test_tie_breaking_is_deterministic_lowest_index():
@@ -136,3 +146,10 @@ def test_best_response_agent_validation():
     g = fm.games.coordination(2)
     with pytest.raises(ValueError, match=r"agent must be an int in \[0, 2\), got 2"):
         fm.best_response(g, fm.ProductPolicy.uniform(g), 2)
+
+
+def test_tie_among_improving_actions_takes_lowest_index():
+    P = np.full((2, 4, 2), 0.5)
+    r = np.array([[0.0, 1.0, 1.0, 0.5], [0.2, 0.2, 0.1, 0.2]])
+    sol = fm.solve_mdp(P, r, 0.5, init=[0, 3])
+    np.testing.assert_array_equal(sol.actions, [1, 3])   # state 1: incumbent 3 ties, kept
