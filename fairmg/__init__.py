@@ -6,7 +6,7 @@ five MARL papers, and property-based checks of their theorems.
 >>> round(fm.nash_gap(g, fm.ProductPolicy.uniform(g)), 6) > 0
 True
 """
-from . import dynamics, games
+from . import dynamics, fairness, games
 from .equilibrium import (BestResponse, MDPSolution, SocialOptimum, best_response, nash_gap,
                           price_of_anarchy, social_optimum, solve_mdp)
 from .evaluate import Evaluation, evaluate
@@ -16,4 +16,4 @@ __version__ = "0.1.0"
 
 __all__ = ["MarkovGame", "ProductPolicy", "evaluate", "Evaluation", "best_response",
            "nash_gap", "social_optimum", "price_of_anarchy", "solve_mdp", "MDPSolution",
-           "BestResponse", "SocialOptimum", "games", "dynamics"]
+           "BestResponse", "SocialOptimum", "games", "dynamics", "fairness"]
