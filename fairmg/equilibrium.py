@@ -173,9 +173,16 @@ def nash_gap(game: MarkovGame, policy: ProductPolicy, *, per_agent: bool = False
     current = ev.value_at_initial
     gaps = np.empty(game.n_agents)
     for i in range(game.n_agents):
-        init = np.argmax(ev.local_q(i), axis=1)
-        br = best_response(game, policy, i, init=init)
-        gap = br.value_at_initial - current[i]
+        init = np.argmax(ev.local_q(i), axis=1).astype(np.int64)
+        # best_response's values, in one compiled call (no ProductPolicy built per agent)
+        value, iterations, converged = kernels.best_response_value(
+            game.transition, game.rewards[i], policy.probs, game.joint_actions, i,
+            game.max_actions, game.action_sizes[i], game.gamma, game.initial, init,
+            IMPROVE_TOL, 10_000)
+        if not converged:
+            raise RuntimeError(f"policy iteration for agent {i}'s best response did not "
+                               f"converge in {iterations} steps")
+        gap = value - current[i]
         floor = GAP_TOL * max(1.0, abs(current[i]))
         if gap < -floor:
             raise RuntimeError(f"agent {i}'s best response is worse than its policy by "

@@ -11,7 +11,7 @@ import numpy as np
 from numba import njit
 
 __all__ = ["joint_probs", "policy_transition", "policy_rewards", "agent_mdp",
-           "local_q", "greedy_update"]
+           "local_q", "greedy_update", "best_response_value"]
 
 
 @njit(cache=True)
@@ -132,3 +132,51 @@ def greedy_update(q, n_actions, current, tol):
             new[s] = best
             changed += 1
     return new, changed
+
+
+@njit(cache=True)
+def best_response_value(P, r, probs, ja, agent, M, n_actions, gamma, mu, init, tol,
+                        max_iter):
+    """max over ``agent``'s policies of its V(mu), the others fixed, in one compiled call.
+
+    :func:`agent_mdp` followed by Howard's policy iteration from the deterministic policy
+    ``init`` (S,), with the tie-breaking of :func:`greedy_update` (keep the incumbent
+    unless an action beats it by more than ``tol * max(1, max|v|)``, then the lowest-index
+    maximizer). Returns ``(value at mu, iterations, converged)``. This is what
+    ``equilibrium.nash_gap`` needs each iteration of a dynamic, without Python overhead.
+    """
+    Pi, ri = agent_mdp(P, r, probs, ja, agent, M)
+    S = P.shape[0]
+    act = init.copy()
+    v = np.zeros(S)
+    for it in range(1, max_iter + 1):
+        lhs = np.eye(S)
+        rhs = np.empty(S)
+        for s in range(S):
+            rhs[s] = ri[s, act[s]]
+            for t in range(S):
+                lhs[s, t] -= gamma * Pi[s, act[s], t]
+        v = np.linalg.solve(lhs, rhs)
+        scale = 1.0
+        for s in range(S):
+            scale = max(scale, abs(v[s]))
+        changed = 0
+        for s in range(S):
+            best = 0
+            q_best = -np.inf
+            q_current = -np.inf
+            for b in range(n_actions):
+                q = ri[s, b]
+                for t in range(S):
+                    q += gamma * Pi[s, b, t] * v[t]
+                if b == act[s]:
+                    q_current = q
+                if q > q_best:
+                    q_best = q
+                    best = b
+            if q_best > q_current + tol * scale:
+                act[s] = best
+                changed += 1
+        if changed == 0:
+            return v @ mu, it, True
+    return v @ mu, max_iter, False

@@ -1,2 +1,562 @@
-"""(being written)"""
-__all__: list[str] = []
+r"""Tabular softmax policy-gradient dynamics in Markov potential games (002, Section 3).
+
+Every agent i has logits ``theta[i, s, a_i]`` and the softmax policy
+:math:`\pi^i(a_i|s) \propto \exp\theta^i_{s,a_i}` (002, Section 3). Three dynamics:
+
+* :func:`softmax_pg` -- independent policy gradient ascent, eq. (3), with the exact
+  gradient of Lemma 3.1, optionally on the log-barrier objective :math:`L_\lambda` of
+  Section 3.2;
+* :func:`npg` -- natural policy gradient, eq. (4), computed in closed form
+  (:func:`natural_direction`, Lemma 3.7), with a log-barrier variant;
+* :func:`npg_best_response` -- the approximate-best-response NPG of eqs. (5)-(6): every
+  agent runs ``inner_steps`` soft policy-iteration steps against the others fixed, and only
+  the agent with the largest gain keeps its update.
+
+Gradients are always those of each agent's *own* objective
+:math:`J^i(\theta) = V^i_\theta(\mu) + \lambda\, b^i(\theta^i)`; in a Markov potential game
+:math:`\nabla_{\theta^i} V^i = \nabla_{\theta^i}\Phi` (002, eq. (1)), so this is the
+gradient of :math:`L_\lambda` of Section 3.2, and the dynamics also run on general games.
+
+Scaling of the NPG step (Lemma 3.7). With the paper's *unnormalized* visitation
+:math:`d_\mu^\pi` (it sums to :math:`1/(1-\gamma)`) in both the gradient (Lemma 3.1) and the
+Fisher matrix, :math:`(F^i)^\dagger \nabla_{\theta^i} V^i = A^i - \text{mean}_{a_i} A^i`
+state by state, so eq. (4) is :math:`\theta \leftarrow \theta + \eta A^i` up to a constant
+per state (which leaves the policy unchanged) -- *no* factor :math:`1/(1-\gamma)`, unlike
+Agarwal et al.'s Lemma 5.1, whose visitation is normalized. This module applies the exact
+Moore-Penrose step (centered advantages), so ``run.thetas`` are those of eq. (4) itself.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from ..evaluate import Evaluation, evaluate
+from ..model import MarkovGame, ProductPolicy
+from .run import METRICS, Run, iterate
+
+__all__ = ["softmax_pg", "npg", "npg_best_response", "policy_gradient",
+           "log_barrier_gradient", "log_barrier_objective", "natural_directions",
+           "regularized_values", "best_response_step"]
+
+#: States whose visitation is at most this fraction of the largest one are treated as
+#: unvisited: their Fisher block is 0, so the Moore-Penrose step leaves them unchanged
+#: (numpy.linalg.pinv's default cutoff plays the same role).
+VISITATION_RTOL = 1e-12
+
+
+# -- inputs ---------------------------------------------------------------------------
+def check_logits(game: MarkovGame, theta0, name: str = "theta0") -> np.ndarray:
+    """A float64 copy of logits ``[N, S, A_max]`` with the padding set to 0.
+
+    Raises ``ValueError`` naming ``name`` for a wrong shape or a non-finite valid entry.
+    """
+    if not isinstance(game, MarkovGame):
+        raise TypeError(f"game must be a MarkovGame, got {type(game).__name__}")
+    try:
+        theta = np.array(theta0, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a numeric array, got {type(theta0).__name__}") from exc
+    shape = (game.n_agents, game.n_states, game.max_actions)
+    if theta.shape != shape:
+        raise ValueError(f"{name} must have shape {shape} (agents, states, max actions), "
+                         f"got {theta.shape}")
+    mask = np.broadcast_to(game.action_mask[:, None, :], shape)
+    bad = np.argwhere(mask & ~np.isfinite(theta))
+    if bad.size:
+        idx = tuple(int(v) for v in bad[0])
+        raise ValueError(f"{name}{list(idx)} is {theta[idx]}, expected a finite number")
+    return np.ascontiguousarray(np.where(mask, theta, 0.0))
+
+
+def _check_positive(value, name: str) -> float:
+    try:
+        value = float(value)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a float, got {value!r}") from exc
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} is {value}, expected a finite number > 0")
+    return value
+
+
+def _check_nonnegative(value, name: str) -> float:
+    try:
+        value = float(value)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a float, got {value!r}") from exc
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"{name} is {value}, expected a finite number >= 0")
+    return value
+
+
+def _check_finite_update(theta: np.ndarray, what: str) -> np.ndarray:
+    if not np.all(np.isfinite(theta)):
+        raise FloatingPointError(
+            f"{what} produced non-finite logits (max |finite theta| "
+            f"{np.abs(theta[np.isfinite(theta)]).max(initial=0):.3g}); lower lr or "
+            f"log_barrier")
+    return theta
+
+
+# -- the pieces of the gradients -------------------------------------------------------
+def log_softmax(game: MarkovGame, theta: np.ndarray) -> np.ndarray:
+    """log pi^i(a_i|s) of logits ``theta [N, S, A_max]`` (stable log-sum-exp); padding 0."""
+    mask = game.action_mask[:, None, :]
+    z = np.where(mask, theta, -np.inf)
+    top = z.max(axis=-1, keepdims=True)
+    lse = top + np.log(np.where(mask, np.exp(z - top), 0.0).sum(axis=-1, keepdims=True))
+    return np.where(mask, theta - lse, 0.0)
+
+
+def policy_gradient(ev: Evaluation) -> np.ndarray:
+    r"""Exact :math:`\partial V^i_\theta(\mu) / \partial\theta^i_{s,a_i}` of every agent (002, Lemma 3.1).
+
+    .. math:: d_\mu^{\pi_\theta}(s)\, \pi^i_{\theta^i}(a_i|s)\, A^i_\theta(s, a_i)
+
+    with the unnormalized visitation and the local (marginal) advantage. Shape
+    (N, S, A_max), zero on padding. In a Markov potential game this is also
+    :math:`\partial\Phi_\theta(\mu)/\partial\theta^i` (eq. (2)).
+    """
+    return ev.visitation[None, :, None] * ev.policy.probs * ev.local_advantages
+
+
+def log_barrier_terms(game: MarkovGame, probs: np.ndarray) -> np.ndarray:
+    r"""The log-barrier term of every agent, :math:`b^i` of 002, Section 3.2, shape (N,).
+
+    .. math:: b^i(\theta^i) = -\mathbb{E}_{s\sim \mathrm{Unif}_S}\,
+              \mathrm{KL}(\mathrm{Unif}_{A^i} \,\|\, \pi^i(\cdot|s))
+              = \frac{1}{|S||A^i|}\sum_{s,a_i}\log\pi^i(a_i|s) + \log|A^i|
+
+    (<= 0, = 0 exactly at the uniform policy). Raises ``FloatingPointError`` if a
+    probability is 0 (the barrier is -inf there).
+    """
+    mask = np.broadcast_to(game.action_mask[:, None, :], probs.shape)
+    if np.any(probs[mask] <= 0):
+        raise FloatingPointError("log_barrier_terms: a policy probability underflowed to 0, "
+                                 "the barrier is -inf")
+    logp = np.where(mask, np.log(np.where(mask, probs, 1.0)), 0.0)
+    sizes = np.array(game.action_sizes, dtype=np.float64)
+    return logp.sum(axis=(1, 2)) / (game.n_states * sizes) + np.log(sizes)
+
+
+def log_barrier_gradient(game: MarkovGame, probs: np.ndarray, lam: float) -> np.ndarray:
+    r""":math:`\lambda\,\partial b^i/\partial\theta^i_{s,a}` for every agent, shape (N, S, A_max).
+
+    Derived by hand from :func:`log_barrier_terms`:
+    :math:`\partial \sum_{a'}\log\pi(a'|s)/\partial\theta_{s,a} = 1 - |A^i|\pi(a|s)`, so
+
+    .. math:: \lambda\,\frac{\partial b^i}{\partial\theta^i_{s,a}}
+              = \frac{\lambda}{|S|}\Big(\frac{1}{|A^i|} - \pi^i(a|s)\Big).
+    """
+    mask = game.action_mask[:, None, :]
+    sizes = np.array(game.action_sizes, dtype=np.float64)[:, None, None]
+    return np.where(mask, lam / game.n_states * (1.0 / sizes - probs), 0.0)
+
+
+def regularized_values(game: MarkovGame, theta, lam: float = 0.0) -> np.ndarray:
+    r"""Each agent's objective :math:`J^i(\theta) = V^i_\theta(\mu) + \lambda b^i(\theta^i)`, shape (N,).
+
+    The function whose gradient in :math:`\theta^i` the dynamics of this module follow
+    (for finite-difference checks).
+    """
+    theta = check_logits(game, theta, "theta")
+    pol = ProductPolicy.from_logits(game, theta)
+    out = evaluate(game, pol).value_at_initial
+    if lam:
+        out = out + lam * log_barrier_terms(game, pol.probs)
+    return out
+
+
+def log_barrier_objective(game: MarkovGame, theta, lam: float) -> float:
+    r""":math:`L_\lambda(\theta) = \Phi_\theta(\mu) + \lambda\sum_i b^i(\theta^i)` (002, Section 3.2).
+
+    Needs a game that carries its potential (``game.potential``).
+    """
+    if game.potential is None:
+        raise ValueError(f"game {game!r} carries no potential; L_lambda needs Phi")
+    theta = check_logits(game, theta, "theta")
+    pol = ProductPolicy.from_logits(game, theta)
+    return float(evaluate(game, pol).potential_at_initial
+                 + lam * log_barrier_terms(game, pol.probs).sum())
+
+
+@njit(cache=True)
+def natural_direction(adv, logp, d, lam, n_states):
+    r"""The Moore-Penrose natural gradient :math:`(F^i)^\dagger \nabla_{\theta^i} J^i` of one agent.
+
+    Parameters
+    ----------
+    adv, logp : ndarray (S, n) float64
+        Local advantages :math:`A^i(s, a)` and :math:`\log\pi^i(a|s)` over the agent's own
+        n actions.
+    d : ndarray (S,) float64
+        Unnormalized visitation :math:`d_\mu^\pi`.
+    lam : float
+        Log-barrier coefficient :math:`\lambda` (0: plain NPG, eq. (4)).
+    n_states : int
+        |S| of the barrier's uniform state average.
+
+    Notes
+    -----
+    Derived by hand (the paper states only the unregularized case, Lemma 3.7). The
+    Fisher matrix of 002, Section 3.3 is block diagonal with blocks
+    :math:`F_s = d(s)(\mathrm{diag}\,\pi_s - \pi_s\pi_s^\top)`, whose null space is the
+    constant vector. With :math:`\sum_a \pi A = 0`,
+    :math:`F_s (A_s - \bar A_s) = d(s)\,\pi_s\odot A_s` (the gradient of Lemma 3.1) and
+    :math:`F_s (1/\pi_s - \overline{1/\pi_s}) = d(s)(1 - n\pi_s)`, so the minimum-norm
+    solution of :math:`F_s w = d\,\pi\odot A + \tfrac{\lambda}{|S|}(\tfrac1n - \pi)` is
+
+    .. math:: w_s = (A_s - \bar A_s) + \frac{\lambda}{|S|\,n\,d(s)}
+              \Big(\frac{1}{\pi_s} - \overline{1/\pi_s}\Big)
+
+    (bars: means over the n actions), and :math:`w_s = 0` where :math:`d(s) = 0`
+    (below ``VISITATION_RTOL * max d``). Non-finite entries (a probability underflowed)
+    are returned as such for the caller to report.
+    """
+    S, n = adv.shape
+    out = np.zeros((S, n))
+    dmax = 0.0
+    for s in range(S):
+        dmax = max(dmax, d[s])
+    for s in range(S):
+        if d[s] <= VISITATION_RTOL * dmax:
+            continue
+        mean_adv = 0.0
+        mean_inv = 0.0
+        for a in range(n):
+            mean_adv += adv[s, a]
+            mean_inv += math.exp(-logp[s, a])
+        mean_adv /= n
+        mean_inv /= n
+        coef = lam / (n_states * n * d[s])
+        for a in range(n):
+            out[s, a] = adv[s, a] - mean_adv
+            if lam != 0.0:
+                out[s, a] += coef * (math.exp(-logp[s, a]) - mean_inv)
+    return out
+
+
+def natural_directions(game: MarkovGame, ev: Evaluation, logp: np.ndarray,
+                       lam: float = 0.0) -> np.ndarray:
+    """:func:`natural_direction` of every agent from an evaluation, shape (N, S, A_max)."""
+    adv = ev.local_advantages
+    out = np.zeros_like(adv)
+    for i, n in enumerate(game.action_sizes):
+        out[i, :, :n] = natural_direction(np.ascontiguousarray(adv[i, :, :n]),
+                                          np.ascontiguousarray(logp[i, :, :n]),
+                                          ev.visitation, float(lam), game.n_states)
+    return out
+
+
+# -- the inner loop of NPG-BR ------------------------------------------------------------
+@njit(cache=True)
+def _log_softmax_rows(theta):
+    S, n = theta.shape
+    out = np.empty((S, n))
+    for s in range(S):
+        top = theta[s, 0]
+        for a in range(1, n):
+            top = max(top, theta[s, a])
+        acc = 0.0
+        for a in range(n):
+            acc += math.exp(theta[s, a] - top)
+        lse = top + math.log(acc)
+        for a in range(n):
+            out[s, a] = theta[s, a] - lse
+    return out
+
+
+@njit(cache=True)
+def _lu_factor(M):
+    """In-place LU with partial pivoting, ``M[piv] = L U`` (unit L below the diagonal)."""
+    n = M.shape[0]
+    piv = np.arange(n)
+    for k in range(n):
+        p = k
+        for i in range(k + 1, n):
+            if abs(M[i, k]) > abs(M[p, k]):
+                p = i
+        if p != k:
+            for j in range(n):
+                M[k, j], M[p, j] = M[p, j], M[k, j]
+            piv[k], piv[p] = piv[p], piv[k]
+        inv = 1.0 / M[k, k]
+        for i in range(k + 1, n):
+            f = M[i, k] * inv
+            M[i, k] = f
+            if f != 0.0:
+                for j in range(k + 1, n):
+                    M[i, j] -= f * M[k, j]
+    return piv
+
+
+@njit(cache=True)
+def _lu_solve(LU, piv, b):
+    """x with M x = b from :func:`_lu_factor`."""
+    n = LU.shape[0]
+    x = np.empty(n)
+    for i in range(n):
+        acc = b[piv[i]]
+        for j in range(i):
+            acc -= LU[i, j] * x[j]
+        x[i] = acc
+    for i in range(n - 1, -1, -1):
+        acc = x[i]
+        for j in range(i + 1, n):
+            acc -= LU[i, j] * x[j]
+        x[i] = acc / LU[i, i]
+    return x
+
+
+@njit(cache=True)
+def _lu_solve_transposed(LU, piv, b):
+    """x with M^T x = b from :func:`_lu_factor` (U^T y = b, L^T z = y, x[piv] = z)."""
+    n = LU.shape[0]
+    z = np.empty(n)
+    for i in range(n):
+        acc = b[i]
+        for j in range(i):
+            acc -= LU[j, i] * z[j]
+        z[i] = acc / LU[i, i]
+    for i in range(n - 1, -1, -1):
+        acc = z[i]
+        for j in range(i + 1, n):
+            acc -= LU[j, i] * z[j]
+        z[i] = acc
+    x = np.empty(n)
+    for i in range(n):
+        x[piv[i]] = z[i]
+    return x
+
+
+@njit(cache=True)
+def soft_policy_iteration(P, r, theta, mu, gamma, lr, lam, n_states, steps):
+    r"""``steps`` NPG steps of one agent in its MDP with the others fixed (002, eq. (5)).
+
+    Each step evaluates the softmax policy of ``theta`` exactly in the MDP ``(P, r)``
+    (one LU factorization of :math:`I - \gamma P_\pi` with partial pivoting, solved for the
+    values and, transposed, for the unnormalized visitation) and moves
+    ``theta += lr * natural_direction(...)``.
+
+    Parameters
+    ----------
+    P : ndarray (S, n, S), r : ndarray (S, n)
+        The agent's MDP (:meth:`MarkovGame.agent_mdp`).
+    theta : ndarray (S, n)
+        Its logits; not modified.
+    mu : ndarray (S,)
+    gamma, lr, lam : float
+    n_states : int
+        |S| of the barrier.
+    steps : int
+        K.
+
+    Returns
+    -------
+    theta_K : ndarray (S, n)
+    objective_0, objective_K : float
+        :math:`V(\mu) + \lambda b` before the first and after the last step
+        (``objective_K`` is NaN, and ``theta_K`` non-finite, if the logits overflowed).
+    """
+    S, n, _ = P.shape
+    th = theta.copy()
+    obj0 = 0.0
+    obj = 0.0
+    for k in range(steps + 1):
+        logp = _log_softmax_rows(th)
+        M = np.eye(S)
+        r_pi = np.zeros(S)
+        barrier = 0.0
+        for s in range(S):
+            for a in range(n):
+                p = math.exp(logp[s, a])
+                r_pi[s] += p * r[s, a]
+                barrier += logp[s, a]
+                for t in range(S):
+                    M[s, t] -= gamma * p * P[s, a, t]
+        piv = _lu_factor(M)
+        V = _lu_solve(M, piv, r_pi)
+        d = _lu_solve_transposed(M, piv, mu)
+        obj = V @ mu + lam * (barrier / (n_states * n) + math.log(n))
+        if k == 0:
+            obj0 = obj
+        if k == steps:
+            break
+        adv = np.empty((S, n))
+        for s in range(S):
+            for a in range(n):
+                acc = r[s, a]
+                for t in range(S):
+                    acc += gamma * P[s, a, t] * V[t]
+                adv[s, a] = acc - V[s]
+        th += lr * natural_direction(adv, logp, d, lam, n_states)
+        if not np.all(np.isfinite(th)):
+            return th, obj0, np.nan  # the caller raises
+    return th, obj0, obj
+
+
+# -- the dynamics --------------------------------------------------------------------
+def _logits_policy(game: MarkovGame):
+    return lambda theta: ProductPolicy.from_logits(game, theta)
+
+
+def softmax_pg(game: MarkovGame, theta0, lr: float = 0.1, iters: int = 400,
+               log_barrier: float = 0.0, *, metrics=METRICS, progress: bool = False) -> Run:
+    r"""Independent softmax policy gradient, 002 eq. (3), optionally log-barrier regularized.
+
+    .. math:: \theta^i_{t+1} = \theta^i_t + \eta\big(\nabla_{\theta^i} V^i_{\theta_t}(\mu)
+              + \lambda \nabla_{\theta^i} b^i(\theta^i_t)\big)
+
+    for every agent at once, with the exact gradient of Lemma 3.1
+    (:func:`policy_gradient`) and, for ``log_barrier = lambda > 0``, the barrier term of
+    Section 3.2 (:func:`log_barrier_gradient`): gradient ascent on :math:`L_\lambda`.
+
+    Parameters
+    ----------
+    game : MarkovGame
+    theta0 : array_like (N, S, A_max)
+        Initial logits (padding ignored).
+    lr : float
+        Step size eta > 0.
+    iters : int
+        Number of updates; the run records ``iters + 1`` policies.
+    log_barrier : float
+        lambda >= 0.
+    metrics : sequence of str
+        Metrics recorded every iteration (see :data:`fairmg.dynamics.METRICS`).
+    progress : bool
+        Show a tqdm bar.
+
+    Returns
+    -------
+    Run
+        ``run.thetas`` holds the logits of every iteration.
+    """
+    theta = check_logits(game, theta0)
+    lr = _check_positive(lr, "lr")
+    lam = _check_nonnegative(log_barrier, "log_barrier")
+
+    def step(theta, ev):
+        grad = policy_gradient(ev)
+        if lam:
+            grad = grad + log_barrier_gradient(game, ev.policy.probs, lam)
+        return _check_finite_update(theta + lr * grad, "softmax_pg")
+
+    return iterate(game, theta, step, _logits_policy(game), iters,
+                   name="softmax-pg" + ("-lb" if lam else ""),
+                   params=dict(lr=lr, iters=iters, log_barrier=lam), metrics=metrics,
+                   progress=progress)
+
+
+def npg(game: MarkovGame, theta0, lr: float = 0.1, iters: int = 400,
+        log_barrier: float = 0.0, *, metrics=METRICS, progress: bool = False) -> Run:
+    r"""Natural policy gradient, 002 eq. (4), every agent at once.
+
+    .. math:: \theta^i_{t+1} = \theta^i_t + \eta (F^i_{\theta_t})^\dagger
+              \nabla_{\theta^i} J^i(\theta_t)
+
+    computed in closed form by :func:`natural_direction`: for ``log_barrier = 0`` it is
+    Lemma 3.7's soft policy iteration :math:`\theta + \eta A^i` (advantages centered per
+    state, which is the Moore-Penrose solution and gives the same policy; no
+    :math:`1/(1-\gamma)`, the visitation being unnormalized). For ``log_barrier > 0``
+    the gradient is that of :math:`L_\lambda` and the direction gains the term
+    :math:`\lambda (1/\pi - \overline{1/\pi}) / (|S||A^i| d(s))` (derived in
+    :func:`natural_direction`; the paper does not state it).
+
+    Parameters and return value as :func:`softmax_pg`.
+    """
+    theta = check_logits(game, theta0)
+    lr = _check_positive(lr, "lr")
+    lam = _check_nonnegative(log_barrier, "log_barrier")
+
+    def step(theta, ev):
+        direction = natural_directions(game, ev, log_softmax(game, theta), lam)
+        return _check_finite_update(theta + lr * direction, "npg")
+
+    return iterate(game, theta, step, _logits_policy(game), iters,
+                   name="npg" + ("-lb" if lam else ""),
+                   params=dict(lr=lr, iters=iters, log_barrier=lam), metrics=metrics,
+                   progress=progress)
+
+
+def best_response_step(game: MarkovGame, theta: np.ndarray, policy: ProductPolicy, *,
+                       inner_steps: int, lr: float, lam: float = 0.0):
+    r"""One outer step of NPG-BR, 002 eqs. (5)-(6).
+
+    Every agent i runs ``inner_steps`` soft policy-iteration steps
+    (:func:`soft_policy_iteration`) in the MDP it faces with the others fixed at
+    ``policy`` (:meth:`MarkovGame.agent_mdp`, exact single-agent evaluation); the gain is
+    the change of its objective :math:`V^i(\mu) + \lambda b^i` (in a Markov potential
+    game the same as the change of :math:`L_\lambda`, and of :math:`\Phi` for
+    ``lam = 0``, by eq. (1)). Only the agent with the largest gain (lowest index on ties)
+    keeps its update, eq. (6).
+
+    Returns
+    -------
+    theta_next : ndarray (N, S, A_max)
+    agent : int
+        The updated agent.
+    gains : ndarray (N,)
+    """
+    gains = np.empty(game.n_agents)
+    proposals = []
+    for i, n in enumerate(game.action_sizes):
+        P_i, r_i = game.agent_mdp(policy, i)
+        th_i, before, after = soft_policy_iteration(
+            np.ascontiguousarray(P_i), np.ascontiguousarray(r_i),
+            np.ascontiguousarray(theta[i, :, :n]), game.initial, game.gamma, lr, lam,
+            game.n_states, inner_steps)
+        proposals.append(_check_finite_update(th_i, "npg_best_response"))
+        gains[i] = after - before
+    if not np.all(np.isfinite(gains)):
+        raise FloatingPointError(f"npg_best_response: non-finite gains {gains}")
+    agent = int(np.argmax(gains))
+    out = theta.copy()
+    out[agent, :, : game.action_sizes[agent]] = proposals[agent]
+    return out, agent, gains
+
+
+def npg_best_response(game: MarkovGame, theta0, inner_steps: int = 5, lr: float = 1.0,
+                      iters: int = 400, log_barrier: float = 0.0, *, metrics=METRICS,
+                      progress: bool = False) -> Run:
+    r"""Approximate-best-response NPG (NPG-BR), 002 eqs. (5)-(6).
+
+    Each outer iteration: every agent, against the others fixed, takes K =
+    ``inner_steps`` NPG (soft policy-iteration) steps
+    :math:`\theta^i_{t,k} = \theta^i_{t,k-1} + \eta A^i_{t,k-1}` with exact advantages in
+    its own MDP (with ``log_barrier``: the natural gradient of its part of
+    :math:`L_\lambda`, as in :func:`npg`); then only the maximum-gain agent's update is
+    kept (:func:`best_response_step`).
+
+    Eq. (5) as printed reads :math:`\theta_{t,k} = \theta_{t,k} + A_{t,k-1}`, with no
+    step size: a typo for :math:`\theta_{t,k-1}`, and step size 1, the default ``lr``.
+
+    Parameters
+    ----------
+    inner_steps : int
+        K >= 1.
+    lr : float
+        Inner step size eta (eq. (5): 1).
+    Other parameters and return value as :func:`softmax_pg`. ``run.params`` gains
+    ``"agents"``, the agent updated at each outer iteration.
+    """
+    theta = check_logits(game, theta0)
+    lr = _check_positive(lr, "lr")
+    lam = _check_nonnegative(log_barrier, "log_barrier")
+    if not (isinstance(inner_steps, (int, np.integer)) and inner_steps >= 1):
+        raise ValueError(f"inner_steps must be an int >= 1, got {inner_steps!r}")
+    chosen: list[int] = []
+
+    def step(theta, ev):
+        nxt, agent, _ = best_response_step(game, theta, ev.policy, inner_steps=int(inner_steps),
+                                           lr=lr, lam=lam)
+        chosen.append(agent)
+        return nxt
+
+    run = iterate(game, theta, step, _logits_policy(game), iters,
+                  name=f"npg-br-K{inner_steps}" + ("-lb" if lam else ""),
+                  params=dict(inner_steps=int(inner_steps), lr=lr, iters=iters,
+                              log_barrier=lam), metrics=metrics, progress=progress)
+    run.params["agents"] = np.array(chosen, dtype=np.int64)
+    return run

@@ -1,0 +1,211 @@
+"""The claims of 002 (mpg_pg): pinned refutations, statuses, and the exact quantities the
+checks rely on, cross-checked by brute force."""
+import itertools
+
+import numpy as np
+import pytest
+
+import fairmg as fm
+from proofs_check import Case, check_claim, get_claim
+from proofs_check import exact as ex
+from proofs_check.claims import mpg_pg
+
+
+def _bandit(rewards, gamma=0.0):
+    r = np.array([rewards], dtype=float)
+    return fm.MarkovGame(np.ones((1, r.shape[1], 1)), r[None], gamma,
+                         action_sizes=(r.shape[1],), potential=r)
+
+
+def _deterministic_policies(g):
+    per_agent = [list(itertools.product(range(n), repeat=g.n_states)) for n in g.action_sizes]
+    for acts in itertools.product(*per_agent):
+        yield fm.ProductPolicy.deterministic(g, np.array(acts))
+
+
+def _small_game(seed, kind="potential", S=2, sizes=(2, 2), gamma=0.7):
+    return fm.games.random_game(S, sizes, gamma, rng=seed, kind=kind)
+
+
+# ----------------------------------------------------------------- pinned refutations
+
+@pytest.mark.parametrize("theta0, shortfall", [((5.0, 0.0), 0.5), ((20.0, 0.0), 1.0)])
+def test_thm_3_8_inner_loop_is_refuted_from_near_deterministic_logits(theta0, shortfall):
+    """Sec. 3.3 / App. E.2: K = ceil(4/((1-gamma)^2 eps)) = 5 soft PI steps from logits
+    (5, 0) on rewards (0, 1) leave the agent `shortfall` below its best response > eps/2."""
+    inst = Case(game=_bandit([0.0, 1.0]), theta0=np.array([[theta0]]), eps_frac=0.9)
+    v = get_claim("mpg_pg/thm-3.8-inner")(inst)
+    assert not v.holds
+    assert v.lhs == pytest.approx(shortfall, abs=1e-3) and v.rhs == pytest.approx(0.45)
+
+
+def test_thm_3_8_inner_loop_refutation_is_found_by_hypothesis():
+    for seed in range(5):                      # found with most seeds; one suffices
+        rep = check_claim("mpg_pg/thm-3.8-inner", profile="thorough", seed=seed)
+        if rep.status == "refuted":
+            break
+    assert rep.status == "refuted"
+    assert rep.counterexample.instance.game.n_states == 1
+
+
+def test_cor_4_8_is_refuted_bound_9_negative_after_one_step():
+    g = fm.MarkovGame(np.ones((1, 2, 1)), np.array([[[0.1, 1.0]]] * 3), 0.9,
+                      action_sizes=(1, 1, 2), potential=np.array([[0.1, 1.0]]))
+    v = get_claim("mpg_pg/cor-4.8")(Case(game=g, theta0=np.zeros((3, 1, 2)),
+                                         eps_frac=0.05, sigma=1.0))
+    assert not v.holds and v.lhs == 0 and v.rhs < -20 and "T = 1" in v.detail
+
+
+def test_cor_4_8_refutation_is_found_by_hypothesis():
+    rep = check_claim("mpg_pg/cor-4.8", profile="thorough", seed=0)
+    assert rep.status == "refuted" and rep.counterexample.verdict.rhs < 0
+
+
+# ----------------------------------------------------------------- verified claims
+
+FAST_VERIFIED = ["mpg_pg/def-2.2", "mpg_pg/lemma-3.1", "mpg_pg/lemma-3.2", "mpg_pg/lemma-3.5",
+                 "mpg_pg/lemma-3.7", "mpg_pg/lemma-C.3", "mpg_pg/prop-4.3",
+                 "mpg_pg/thm-3.8", "mpg_pg/thm-4.5", "mpg_pg/thm-4.7"]
+
+
+@pytest.mark.parametrize("cid", FAST_VERIFIED)
+def test_claim_is_verified(cid):
+    rep = check_claim(cid, max_examples=15)
+    assert rep.status == "verified", str(rep)
+
+
+def test_lemma_3_2_fails_when_the_bound_is_scaled_down():
+    """The Hessian check can fail: the largest eigenvalue exceeds 1/1000 of the bound."""
+    g = fm.games.random_game(2, (2, 2), 0.5, rng=3, kind="identical")
+    theta = np.random.default_rng(0).normal(size=(2, 2, 2))
+    v = get_claim("mpg_pg/lemma-3.2")(Case(game=g, theta=theta))
+    assert v.holds and 0 < v.lhs < v.rhs and v.lhs > v.rhs / 1000
+
+
+# ----------------------------------------------------------------- exact quantities
+
+@pytest.mark.parametrize("seed", range(3))
+def test_potential_range_matches_brute_force(seed):
+    g = _small_game(seed)
+    phis = np.array([fm.evaluate(g, p).potential_values for p in _deterministic_policies(g)])
+    lo, hi = ex.potential_range(g)
+    assert lo == pytest.approx(phis.min(), abs=1e-10)
+    assert hi == pytest.approx(phis.max(), abs=1e-10)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_distribution_mismatch_matches_brute_force(seed):
+    g = _small_game(seed, kind="general", S=3)
+    d = np.array([fm.evaluate(g, p).visitation for p in _deterministic_policies(g)])
+    assert ex.distribution_mismatch(g) == pytest.approx((d.max(0) / d.min(0)).max(), rel=1e-9)
+    rng = np.random.default_rng(seed)
+    for _ in range(5):                         # mixed policies stay inside
+        th = 3 * rng.normal(size=(2, 3, 2))
+        dm = fm.evaluate(g, fm.ProductPolicy.from_logits(g, th)).visitation
+        assert np.all(dm <= d.max(0) + 1e-9) and np.all(dm >= d.min(0) - 1e-9)
+
+
+def test_policy_gradient_matches_softmax_pg_step():
+    """Independent cross-check of fairmg.dynamics.softmax_pg against eq. (2)."""
+    g = _small_game(4, S=3, sizes=(2, 3))
+    theta = np.random.default_rng(1).normal(size=(2, 3, 3))
+    grad, _ = ex.policy_gradient(g, theta)
+    run = fm.dynamics.softmax_pg(g, theta, lr=0.3, iters=1, metrics=())
+    np.testing.assert_allclose(run.thetas[1][g.action_mask[:, None, :].repeat(3, 1)],
+                               (theta + 0.3 * grad)[g.action_mask[:, None, :].repeat(3, 1)],
+                               rtol=1e-12, atol=1e-14)
+
+
+def _random_pair(g, rng, scale=3.0):
+    shape = (g.n_agents, g.n_states, g.max_actions)
+    return (fm.ProductPolicy.from_logits(g, scale * rng.normal(size=shape)),
+            fm.ProductPolicy.from_logits(g, scale * rng.normal(size=shape)))
+
+
+def _deviation_values(g, pi, pip):
+    return sum(fm.evaluate(g, pi.replace(i, pip.probs[i, :, :n])).values[i]
+               for i, n in enumerate(g.action_sizes))
+
+
+def _reward_sides(g, pi, pip):
+    r = lambda p: g.policy_rewards(p).sum(0)   # noqa: E731
+    dev = sum(g.policy_rewards(pi.replace(i, pip.probs[i, :, :n]))[i]
+              for i, n in enumerate(g.action_sizes))
+    return r(pi), r(pip), dev
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_reward_smoothness_is_valid_and_tight(seed):
+    g = _small_game(seed, kind="general", S=2, sizes=(2, 3))
+    lam, mu = ex.reward_smoothness(g)
+    rng = np.random.default_rng(seed)
+    for _ in range(30):
+        r_pi, r_pip, dev = _reward_sides(g, *_random_pair(g, rng))
+        assert np.all(lam * r_pip <= dev + 1e-12) and np.all(dev <= mu * r_pi + 1e-12)
+    ratios_l, ratios_m = [], []
+    for pi in _deterministic_policies(g):
+        for pip in _deterministic_policies(g):
+            r_pi, r_pip, dev = _reward_sides(g, pi, pip)
+            ratios_l.append((dev / r_pip).min())
+            ratios_m.append((dev / r_pi).max())
+    assert lam == pytest.approx(min(ratios_l)) and mu == pytest.approx(max(ratios_m))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_smoothness_pairs_are_valid(seed):
+    rng = np.random.default_rng(seed)
+    for g in (fm.games.matrix_game(rng.random((2, 2, 3)), gamma=0.6),
+              _small_game(seed, kind="general", S=2, sizes=(2, 2))):
+        pairs = ex.smoothness_pairs(g)
+        assert pairs
+        for _ in range(20):
+            pi, pip = _random_pair(g, rng)
+            V = fm.evaluate(g, pi).values.sum(0)
+            Vp = fm.evaluate(g, pip).values.sum(0)
+            dev = _deviation_values(g, pi, pip)
+            for a, b, _src in pairs:
+                assert np.all(dev >= a * Vp - b * V - 1e-9)
+
+
+def test_one_state_beta_is_the_smallest():
+    g = fm.games.matrix_game(np.random.default_rng(5).random((2, 2, 2)))
+    b = ex.one_state_beta(g, 1.0)
+    worst = -np.inf
+    for pi in _deterministic_policies(g):
+        for pip in _deterministic_policies(g):
+            V, Vp = (fm.evaluate(g, p).values.sum(0)[0] for p in (pi, pip))
+            worst = max(worst, (Vp - _deviation_values(g, pi, pip)[0]) / V)
+    assert b == pytest.approx(max(worst, 0.0))
+
+
+def test_transition_certificate_is_valid():
+    g = _small_game(2, kind="general", S=3, sizes=(2, 2), gamma=0.8)
+    rng = np.random.default_rng(0)
+    for kappa in (0.3, 1.0):
+        nu = ex.transition_certificate(g, kappa)
+        assert np.isfinite(nu)
+        for _ in range(20):
+            pi, pip = _random_pair(g, rng)
+            M = lambda p: np.linalg.inv(np.eye(3) - g.gamma * g.policy_transition(p))  # noqa
+            for i, n in enumerate(g.action_sizes):
+                lhs = M(pi.replace(i, pip.probs[i, :, :n])) - kappa * M(pip) + nu * M(pi)
+                assert lhs.min() >= -1e-10
+
+
+def test_action_independent_transitions_are_1_0_smooth():
+    g = fm.games.random_game(3, (2, 2), 0.9, rng=0, kind="potential")
+    assert ex.transition_certificate(g, 1.0) == 0.0
+
+
+def test_mpg_violation_is_zero_for_every_generator_and_positive_otherwise():
+    for kind in ("identical", "potential"):
+        g = _small_game(7, kind=kind, S=3)
+        assert ex.is_markov_potential(g, samples=8, rng=0).max_violation < 1e-12
+    g = _small_game(7, kind="general", S=3)
+    assert ex.mpg_violation(g, g.rewards[0], fm.ProductPolicy.uniform(g), 1) > 1e-3
+
+
+def test_thm_3_4_step_size_uses_the_exact_range():
+    g = _bandit([0.0, 0.5, 1.0], gamma=0.5)
+    eta = mpg_pg._pg_step_bound(g)
+    assert eta == pytest.approx(0.5 / (1 * 5 * 2.0))      # range of Phi = 1/(1-gamma)
