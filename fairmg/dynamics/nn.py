@@ -9,7 +9,9 @@ hidden widths are |S| and the output width is |A^i|):
 
 with hidden nonlinearity :math:`\sigma` = ReLU by default (the table does not name one;
 "FC" is read as a fully connected layer followed by the nonlinearity and "Linear" as the
-plain output layer; ``activation="tanh"`` is available).
+plain output layer; ``activation="tanh"`` is available). Initial weights: PyTorch's
+``nn.Linear`` default by default (the paper's code is PyTorch; its "initial parameters
+~ N(0, 1)" fits the tabular logits), or every weight and bias N(0, 1) (``init="normal"``).
 
 The gradient is exact. Section 5 writes it as
 :math:`\sum_s\sum_{a^i} d(s)\,\pi^i(a^i|s) A^i(s,a^i)\,\nabla\pi^i(a^i|s)`, which has
