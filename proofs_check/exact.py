@@ -26,6 +26,8 @@ import numpy as np
 
 import fairmg as fm
 from fairmg.equilibrium import solve_mdp
+from fairmg.dynamics.pg import log_barrier_gradient
+from fairmg.dynamics.pg import policy_gradient as _policy_gradient
 from fairmg.evaluate import Evaluation, policy_values
 
 __all__ = ["extreme_values", "potential_range", "visitation_extremes",
@@ -88,15 +90,7 @@ def policy_gradient(game: fm.MarkovGame, theta: np.ndarray) -> tuple[np.ndarray,
     r"""002 eq. (2): :math:`\partial V^i/\partial\theta^i_{s,a} = d_\mu(s)\pi^i(a|s)A^i(s,a)`
     (unnormalized visitation), from :func:`fairmg.evaluate`; ``(grad [N,S,A_max], ev)``."""
     ev = fm.evaluate(game, fm.ProductPolicy.from_logits(game, theta))
-    return ev.visitation[None, :, None] * ev.policy.probs * ev.local_advantages, ev
-
-
-def log_barrier_gradient(game: fm.MarkovGame, probs: np.ndarray, lam: float) -> np.ndarray:
-    r"""Gradient of :math:`\lambda\sum_i(\frac{1}{|S||A^i|}\sum_{s,a}\log\pi^i(a|s))`:
-    :math:`\frac{\lambda}{|S|}(\frac{1}{|A^i|} - \pi^i(a|s))` (002 Sec. 3.2, App. D.1)."""
-    sizes = np.array(game.action_sizes, np.float64)[:, None, None]
-    return np.where(game.action_mask[:, None, :],
-                    lam / game.n_states * (1.0 / sizes - probs), 0.0)
+    return _policy_gradient(ev), ev
 
 
 def value_of_reward(game: fm.MarkovGame, reward: np.ndarray, policy: fm.ProductPolicy):
