@@ -19,6 +19,21 @@ __all__ = ["MarkovGame", "ProductPolicy", "STOCHASTIC_TOL"]
 STOCHASTIC_TOL = 1e-9
 
 
+def check_scalar(value, name: str, *, positive: bool = False) -> float:
+    """``value`` as a finite float that is >= 0 (> 0 with ``positive``), else raise.
+
+    Raises ``TypeError`` for a non-number and ``ValueError`` naming ``name`` otherwise.
+    """
+    try:
+        v = float(value)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a float, got {value!r}") from exc
+    if not (np.isfinite(v) and (v > 0 if positive else v >= 0)):
+        raise ValueError(f"{name} is {value!r}, expected a finite number "
+                         f"{'> 0' if positive else '>= 0'}")
+    return v
+
+
 def _as_float_array(x, name: str, ndim: int) -> np.ndarray:
     try:
         arr = np.array(x, dtype=np.float64, order="C")

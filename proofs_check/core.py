@@ -13,7 +13,7 @@ import importlib
 import pkgutil
 import traceback
 import types
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 import numpy as np

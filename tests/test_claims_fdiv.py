@@ -1,6 +1,5 @@
 """The fdiv/* claims of 003: verified ones as hypothesis tests, refuted ones pinned by
 explicit counterexamples, Prop. 1 / Cor. 1 symbolically, and via proofs_check."""
-import numpy as np
 import pytest
 from hypothesis import given, settings
 

@@ -1,6 +1,5 @@
 """fairmg.fairness against hand-computed cases, brute-force formulas written out here from
 the papers (001 Sec. 3.2 and eq. 7; 000 Sec. 2.4), quantecon's Gini and scipy.stats."""
-import itertools
 import math
 
 import numpy as np

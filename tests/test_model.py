@@ -112,3 +112,14 @@ def test_arrays_are_read_only():
     g = fm.games.coordination(2)
     with pytest.raises(ValueError):
         g.transition[0, 0, 0] = 1.0
+
+
+def test_check_scalar_bounds_and_types():
+    from fairmg.model import check_scalar
+    assert check_scalar(0, "x") == 0.0
+    assert check_scalar(np.float32(2.5), "x", positive=True) == 2.5
+    for bad, positive in [(0.0, True), (-1e-300, False), (np.inf, False), (np.nan, True)]:
+        with pytest.raises(ValueError, match=r"^x is .*expected a finite number"):
+            check_scalar(bad, "x", positive=positive)
+    with pytest.raises(TypeError, match="x must be a float"):
+        check_scalar("fast", "x")

@@ -25,11 +25,11 @@ from typing import Sequence
 import numpy as np
 
 from .. import kernels
-from ..divergences import (FDivergence, fdiv_argmax, get_divergence, get_regularizer,
+from ..divergences import (fdiv_argmax, get_divergence, get_regularizer,
                            tv_distance, unary_argmax)
 from ..evaluate import Evaluation, policy_values
 from ..games import matrix_game
-from ..model import MarkovGame, ProductPolicy
+from ..model import MarkovGame, ProductPolicy, check_scalar
 from .run import METRICS, Run, iterate
 
 __all__ = ["fdiv_iteration", "tvpo", "practical_tvpo", "unary_iteration", "fdiv_step",
@@ -47,17 +47,6 @@ def _check_game_policy(game, pol0) -> None:
             game.n_agents, game.n_states, game.max_actions):
         raise ValueError(f"pol0 has shape {pol0.probs.shape} and action sizes "
                          f"{pol0.game.action_sizes}, which do not fit {game!r}")
-
-
-def _check_positive(value, name: str, *, allow_zero: bool = False) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be a float, got {value!r}") from exc
-    if not np.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
-        raise ValueError(f"{name} is {value!r}, expected a finite number "
-                         f"{'>= 0' if allow_zero else '> 0'}")
-    return v
 
 
 # -- one step ---------------------------------------------------------------------------
@@ -111,7 +100,7 @@ def fdiv_iteration(game: MarkovGame, pol0: ProductPolicy, divergence="kl",
     """
     _check_game_policy(game, pol0)
     f = get_divergence(divergence)
-    omega = _check_positive(omega, "omega")
+    omega = check_scalar(omega, "omega", positive=True)
     return iterate(game, pol0, lambda pol, ev: fdiv_step(ev, f, omega), lambda pol: pol,
                    iters, name=f"fdiv[{f.name}]",
                    params={"divergence": f.name, "omega": omega, "iters": iters},
@@ -164,8 +153,7 @@ def tvpo(game: MarkovGame, pol0: ProductPolicy, omega: float | None = None,
     """
     _check_game_policy(game, pol0)
     rule = "paper" if omega is None else "given"
-    omega = tvpo_omega(game) if omega is None else _check_positive(omega, "omega",
-                                                                   allow_zero=True)
+    omega = tvpo_omega(game) if omega is None else check_scalar(omega, "omega")
     f = get_divergence("tv")
     return iterate(game, pol0, lambda pol, ev: fdiv_step(ev, f, omega), lambda pol: pol,
                    iters, name="tvpo", params={"omega": omega, "omega_rule": rule,
@@ -202,10 +190,10 @@ def practical_tvpo(game: MarkovGame, pol0: ProductPolicy, iters: int = 200, *,
         ``run.states[t] = (policy_t, beta_t)`` with ``beta_t`` of shape (N,).
     """
     _check_game_policy(game, pol0)
-    beta0 = _check_positive(beta0, "beta0")
-    d_target = _check_positive(d_target, "d_target")
-    delta = _check_positive(delta, "delta")
-    alpha = _check_positive(alpha, "alpha")
+    beta0 = check_scalar(beta0, "beta0", positive=True)
+    d_target = check_scalar(d_target, "d_target", positive=True)
+    delta = check_scalar(delta, "delta", positive=True)
+    alpha = check_scalar(alpha, "alpha", positive=True)
     if delta < 1 or alpha < 1:
         raise ValueError(f"delta and alpha must be >= 1, got delta={delta}, alpha={alpha}")
     f = get_divergence(divergence)
@@ -251,7 +239,7 @@ def unary_iteration(game: MarkovGame, pol0: ProductPolicy, regularizer="entropy"
     """
     _check_game_policy(game, pol0)
     reg = get_regularizer(regularizer)
-    omega = _check_positive(omega, "omega")
+    omega = check_scalar(omega, "omega", positive=True)
     return iterate(game, pol0, lambda pol, ev: unary_step(ev, reg, omega), lambda pol: pol,
                    iters, name=f"unary[{reg.name}]",
                    params={"regularizer": reg.name, "omega": omega, "iters": iters},
@@ -314,7 +302,7 @@ def decentralized_value(game: MarkovGame, pi: ProductPolicy, rho: ProductPolicy,
     """
     r = _shared_reward(game)
     f = get_divergence(divergence)
-    omega = _check_positive(omega, "omega", allow_zero=True)
+    omega = check_scalar(omega, "omega")
     if penalty not in ("paper", "averaged"):
         raise ValueError(f"penalty must be 'paper' or 'averaged', got {penalty!r}")
     w = _mixture_joint(game, pi, rho)

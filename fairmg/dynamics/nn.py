@@ -29,9 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..model import MarkovGame, ProductPolicy
-from .pg import (_check_nonnegative, _check_positive, log_barrier_gradient,
-                 policy_gradient)
+from ..model import MarkovGame, ProductPolicy, check_scalar
+from .pg import log_barrier_gradient, policy_gradient
 from .run import METRICS, Run, iterate
 
 __all__ = ["nn_pg", "MLP", "NNState", "agent_networks", "network_logits",
@@ -226,12 +225,12 @@ def nn_pg(game: MarkovGame, *, seed=None, rng=None, params0=None, hidden=None,
         raise TypeError(f"game must be a MarkovGame, got {type(game).__name__}")
     if optimizer not in ("sgd", "adam"):
         raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}")
-    lr = _check_positive(lr, "lr")
-    lam = _check_nonnegative(log_barrier, "log_barrier")
+    lr = check_scalar(lr, "lr", positive=True)
+    lam = check_scalar(log_barrier, "log_barrier")
     beta1, beta2 = (float(b) for b in betas)
     if not (0 <= beta1 < 1 and 0 <= beta2 < 1):
         raise ValueError(f"betas must be in [0, 1), got {betas}")
-    adam_eps = _check_positive(adam_eps, "adam_eps")
+    adam_eps = check_scalar(adam_eps, "adam_eps", positive=True)
     nets = agent_networks(game, hidden, activation)
     if params0 is not None:
         if len(params0) != game.n_agents:

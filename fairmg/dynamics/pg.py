@@ -33,7 +33,7 @@ import numpy as np
 from numba import njit
 
 from ..evaluate import Evaluation, evaluate
-from ..model import MarkovGame, ProductPolicy
+from ..model import MarkovGame, ProductPolicy, check_scalar
 from .run import METRICS, Run, iterate
 
 __all__ = ["softmax_pg", "npg", "npg_best_response", "policy_gradient",
@@ -68,26 +68,6 @@ def check_logits(game: MarkovGame, theta0, name: str = "theta0") -> np.ndarray:
         idx = tuple(int(v) for v in bad[0])
         raise ValueError(f"{name}{list(idx)} is {theta[idx]}, expected a finite number")
     return np.ascontiguousarray(np.where(mask, theta, 0.0))
-
-
-def _check_positive(value, name: str) -> float:
-    try:
-        value = float(value)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be a float, got {value!r}") from exc
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} is {value}, expected a finite number > 0")
-    return value
-
-
-def _check_nonnegative(value, name: str) -> float:
-    try:
-        value = float(value)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be a float, got {value!r}") from exc
-    if not (math.isfinite(value) and value >= 0):
-        raise ValueError(f"{name} is {value}, expected a finite number >= 0")
-    return value
 
 
 def _check_finite_update(theta: np.ndarray, what: str) -> np.ndarray:
@@ -434,8 +414,8 @@ def softmax_pg(game: MarkovGame, theta0, lr: float = 0.1, iters: int = 400,
         ``run.thetas`` holds the logits of every iteration.
     """
     theta = check_logits(game, theta0)
-    lr = _check_positive(lr, "lr")
-    lam = _check_nonnegative(log_barrier, "log_barrier")
+    lr = check_scalar(lr, "lr", positive=True)
+    lam = check_scalar(log_barrier, "log_barrier")
 
     def step(theta, ev):
         grad = policy_gradient(ev)
@@ -467,8 +447,8 @@ def npg(game: MarkovGame, theta0, lr: float = 0.1, iters: int = 400,
     Parameters and return value as :func:`softmax_pg`.
     """
     theta = check_logits(game, theta0)
-    lr = _check_positive(lr, "lr")
-    lam = _check_nonnegative(log_barrier, "log_barrier")
+    lr = check_scalar(lr, "lr", positive=True)
+    lam = check_scalar(log_barrier, "log_barrier")
 
     def step(theta, ev):
         direction = natural_directions(game, ev, log_softmax(game, theta), lam)
@@ -542,8 +522,8 @@ def npg_best_response(game: MarkovGame, theta0, inner_steps: int = 5, lr: float 
     ``"agents"``, the agent updated at each outer iteration.
     """
     theta = check_logits(game, theta0)
-    lr = _check_positive(lr, "lr")
-    lam = _check_nonnegative(log_barrier, "log_barrier")
+    lr = check_scalar(lr, "lr", positive=True)
+    lam = check_scalar(log_barrier, "log_barrier")
     if not (isinstance(inner_steps, (int, np.integer)) and inner_steps >= 1):
         raise ValueError(f"inner_steps must be an int >= 1, got {inner_steps!r}")
     chosen: list[int] = []
