@@ -23,7 +23,8 @@ def _solve(args) -> int:
     opt = social_optimum(g)
     print(g)
     print(f"social optimum  max_pi sum_i V^i(mu) = {opt.value:.6f}  "
-          f"(policy iteration: {opt.iterations} steps, residual {opt.residual:.1e})")
+          f"(policy iteration: {opt.iterations} improvement step(s), "
+          f"residual {opt.residual:.1e})")
     print("uniform policy:")
     print(f"  sum_i V^i(mu)   = {ev.value_at_initial.sum():.6f}")
     if opt.value > 0:

@@ -15,7 +15,8 @@ import numpy as np
 
 from . import kernels
 from .evaluate import Evaluation, evaluate
-from .model import MarkovGame, ProductPolicy
+from .model import (MarkovGame, ProductPolicy, _as_float_array, _check_distributions,
+                    as_index_array)
 
 __all__ = ["MDPSolution", "BestResponse", "SocialOptimum", "solve_mdp", "best_response",
            "nash_gap", "social_optimum", "price_of_anarchy", "IMPROVE_TOL", "GAP_TOL"]
@@ -81,12 +82,18 @@ def solve_mdp(P: np.ndarray, r: np.ndarray, gamma: float, *, init=None,
     -------
     MDPSolution
     """
+    P, r, gamma = _check_mdp(P, r, gamma)
+    if not (isinstance(max_iter, (int, np.integer)) and max_iter >= 1):
+        raise ValueError(f"max_iter must be an int >= 1, got {max_iter!r}")
     S, B, _ = P.shape
-    flat = np.ascontiguousarray(P).reshape(S * B, S)
+    flat = P.reshape(S * B, S)
     if init is None:
         # greedy after one Bellman backup of max_b r(s, b), as QuantEcon's DiscreteDP
         init = np.argmax(r + gamma * (flat @ r.max(axis=1)).reshape(S, B), axis=1)
-    actions = np.asarray(init).astype(np.int64)
+    actions = as_index_array(init, "init", B)
+    if actions.shape != (S,):
+        raise ValueError(f"init must have shape ({S},), got {actions.shape}")
+    actions = actions.copy()
     rows = np.arange(S)
     eye = np.eye(S)
     converged = False
@@ -102,6 +109,42 @@ def solve_mdp(P: np.ndarray, r: np.ndarray, gamma: float, *, init=None,
             break
     residual = float(np.abs(q.max(axis=1) - v).max())
     return MDPSolution(v, actions, q, it, converged, residual)
+
+
+def _check_mdp(P, r, gamma):
+    """An MDP's ``P`` (S, B, S), ``r`` (S, B) and ``gamma``, validated, as float64."""
+    try:
+        P = np.ascontiguousarray(P, dtype=np.float64)       # no copy of a float64 array
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"P must be a numeric array, got {type(P).__name__}") from exc
+    if P.ndim != 3:
+        raise ValueError(f"P must have 3 dimensions (S, B, S), got shape {P.shape}")
+    r = _as_float_array(r, "r", 2)
+    S, B, S2 = P.shape
+    if S2 != S or S == 0 or B == 0:
+        raise ValueError(f"P must have shape (S, B, S) with S, B >= 1, got {P.shape}")
+    if r.shape != (S, B):
+        raise ValueError(f"r must have shape ({S}, {B}) to match P, got {r.shape}")
+    _check_distributions(P, "P")
+    try:
+        gamma = float(gamma)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"gamma must be a float, got {gamma!r}") from exc
+    if not 0.0 <= gamma < 1.0:
+        raise ValueError(f"gamma is {gamma}, expected 0 <= gamma < 1")
+    return P, r, gamma
+
+
+def _check_evaluation(game: MarkovGame, policy: ProductPolicy,
+                      evaluation: Evaluation | None) -> Evaluation:
+    """``evaluate(game, policy)``, or ``evaluation`` after checking it is of ``policy``."""
+    game.check_policy(policy)
+    if evaluation is None:
+        return evaluate(game, policy)
+    if evaluation.policy is not policy and not np.array_equal(evaluation.policy.probs,
+                                                              policy.probs):
+        raise ValueError("evaluation is not of policy (pass evaluate(game, policy))")
+    return evaluation
 
 
 @dataclass(frozen=True)
@@ -169,7 +212,7 @@ def nash_gap(game: MarkovGame, policy: ProductPolicy, *, per_agent: bool = False
     evaluation : Evaluation, optional
         ``evaluate(game, policy)`` if already computed (saves one evaluation).
     """
-    ev = evaluate(game, policy) if evaluation is None else evaluation
+    ev = _check_evaluation(game, policy, evaluation)
     current = ev.value_at_initial
     gaps = np.empty(game.n_agents)
     for i in range(game.n_agents):
@@ -243,5 +286,5 @@ def price_of_anarchy(game: MarkovGame, policy: ProductPolicy, *,
     if not opt > 0:
         raise ValueError(f"the social optimum of {game!r} is {opt:.6g}; the price of anarchy "
                          f"needs a positive optimum (shift the rewards to be positive)")
-    ev = evaluate(game, policy) if evaluation is None else evaluation
+    ev = _check_evaluation(game, policy, evaluation)
     return float(ev.value_at_initial.sum() / opt)

@@ -103,13 +103,7 @@ def evaluate(game: MarkovGame, policy: ProductPolicy) -> Evaluation:
     -------
     Evaluation
     """
-    if not isinstance(policy, ProductPolicy):
-        raise TypeError(f"policy must be a ProductPolicy, got {type(policy).__name__}")
-    if policy.probs.shape != (game.n_agents, game.n_states, game.max_actions) or (
-            policy.game.action_sizes != game.action_sizes):
-        raise ValueError(f"policy has shape {policy.probs.shape} and action sizes "
-                         f"{policy.game.action_sizes}, which do not fit {game!r}")
-    pij = policy.joint_probs()
+    pij = game.check_policy(policy).joint_probs()
     P_pi = kernels.policy_transition(game.transition, pij)
     r_pi = kernels.policy_rewards(game.rewards, pij)
     if game.potential is not None:

@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .model import MarkovGame
+from .model import MarkovGame, as_action_sizes
 
 __all__ = ["coordination", "coordination_reward", "matrix_game", "random_game", "GAME_KINDS"]
 
 GAME_KINDS = ("general", "identical", "potential")
+#: The dense transition of the N-agent coordination game has 8^N float64 entries:
+#: 1 GiB at N = 9, 8 GiB at N = 10.
+MAX_COORDINATION_AGENTS = 9
 
 
 def coordination_reward(counts_zero: int, n_agents: int) -> float:
@@ -33,8 +36,10 @@ def coordination(n_agents: int = 2, eps: float = 0.1, gamma: float = 0.95) -> Ma
     :func:`coordination_reward` of the current state; mu is uniform. Identical interest,
     so the shared reward is the potential.
     """
-    if not (isinstance(n_agents, (int, np.integer)) and 1 <= n_agents <= 12):
-        raise ValueError(f"n_agents must be an int in [1, 12], got {n_agents!r}")
+    if not (isinstance(n_agents, (int, np.integer))
+            and 1 <= n_agents <= MAX_COORDINATION_AGENTS):
+        raise ValueError(f"n_agents must be an int in [1, {MAX_COORDINATION_AGENTS}] (the "
+                         f"dense transition has 8^N entries), got {n_agents!r}")
     if not 0.0 <= eps <= 1.0:
         raise ValueError(f"eps is {eps}, expected a probability in [0, 1]")
     n = int(n_agents)
@@ -53,26 +58,39 @@ def coordination(n_agents: int = 2, eps: float = 0.1, gamma: float = 0.95) -> Ma
                       name=f"coordination N={n} eps={eps}")
 
 
-def matrix_game(payoffs, gamma: float = 0.0) -> MarkovGame:
+def matrix_game(payoffs, gamma: float = 0.0, *, per_agent: bool | None = None) -> MarkovGame:
     """A one-state game: shared ``payoffs[a_1, ..., a_N]`` or per-agent ``payoffs[i, a_1, ...]``.
 
-    A 1-D array is a one-agent bandit. Per-agent payoffs are recognized by a leading axis
-    equal to the number of remaining axes (``payoffs.shape[0] == payoffs.ndim - 1``); a
-    shared game of that shape is ambiguous, so pass it as ``[payoffs] * N`` instead.
-    The shared-payoff game carries its payoff as the potential.
+    Parameters
+    ----------
+    payoffs : array_like
+        Shape (A_1, ..., A_N) (one payoff for all agents; a 1-D array is a one-agent
+        bandit) or (N, A_1, ..., A_N) (one payoff table per agent).
+    gamma : float
+        Discount (0: a one-shot game).
+    per_agent : bool, optional
+        Which of the two shapes ``payoffs`` has. By default a leading axis equal to the
+        number of remaining axes (``payoffs.shape[0] == payoffs.ndim - 1``) means per-agent
+        tables, so a shared 3-agent game of shape (2, 2, 2) needs ``per_agent=False``.
+
+    A game whose agents all get the same payoff carries it as its potential.
     """
     arr = np.asarray(payoffs, dtype=np.float64)
     if arr.ndim == 0:
         raise ValueError("payoffs must have at least one axis (one per agent)")
-    per_agent = arr.ndim >= 2 and arr.shape[0] == arr.ndim - 1
+    if per_agent is None:
+        per_agent = arr.ndim >= 2 and arr.shape[0] == arr.ndim - 1
+    elif per_agent and not (arr.ndim >= 2 and arr.shape[0] == arr.ndim - 1):
+        raise ValueError(f"per-agent payoffs must have shape (N, A_1, ..., A_N), got "
+                         f"{arr.shape}")
     sizes = arr.shape[1:] if per_agent else arr.shape
     A = int(np.prod(sizes))
     R = arr.reshape(len(sizes), 1, A) if per_agent else np.broadcast_to(
         arr.reshape(1, 1, A), (len(sizes), 1, A))
-    potential = None if per_agent else arr.reshape(1, A)
+    shared = not per_agent or bool(np.all(R == R[:1]))
     P = np.ones((1, A, 1))
-    return MarkovGame(P, R, gamma, action_sizes=sizes, potential=potential,
-                      name="matrix game")
+    return MarkovGame(P, R, gamma, action_sizes=sizes,
+                      potential=R[0] if shared else None, name="matrix game")
 
 
 def random_game(n_states: int, action_sizes, gamma: float = 0.9, *, rng=None,
@@ -104,9 +122,7 @@ def random_game(n_states: int, action_sizes, gamma: float = 0.9, *, rng=None,
         raise ValueError(f"n_states must be a positive int, got {n_states!r}")
     if not 0.0 <= sparsity < 1.0:
         raise ValueError(f"sparsity is {sparsity}, expected in [0, 1)")
-    sizes = tuple(int(a) for a in action_sizes)
-    if not sizes or min(sizes) < 1:
-        raise ValueError(f"action_sizes must be positive ints, got {action_sizes!r}")
+    sizes = as_action_sizes(action_sizes)
     rng = np.random.default_rng(rng)
     n, S, A = len(sizes), int(n_states), int(np.prod(sizes))
     n_trans = S if kind == "potential" else S * A

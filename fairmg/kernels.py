@@ -10,8 +10,28 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["joint_probs", "policy_transition", "policy_rewards", "agent_mdp",
+__all__ = ["rows_are_distributions", "joint_probs", "policy_transition", "policy_rewards", "agent_mdp",
            "local_q", "greedy_update", "best_response_value"]
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def rows_are_distributions(rows, tol):
+    """True when every row of ``rows`` (2-D) is finite, >= 0 and sums to 1 within ``tol``.
+
+    One pass, no temporaries. ``sum |x| - x`` is 0 exactly when no entry is negative;
+    NaN and inf make a sum NaN or inf, which fails both tests (reassociation only, so
+    NaN semantics are kept).
+    """
+    for k in range(rows.shape[0]):
+        acc = 0.0
+        neg = 0.0
+        for j in range(rows.shape[1]):
+            x = rows[k, j]
+            acc += x
+            neg += abs(x) - x
+        if not (neg == 0.0 and abs(acc - 1.0) <= tol):
+            return False
+    return True
 
 
 @njit(cache=True)

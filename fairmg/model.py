@@ -48,11 +48,39 @@ def _as_float_array(x, name: str, ndim: int) -> np.ndarray:
     return arr
 
 
+def as_action_sizes(action_sizes, name: str = "action_sizes") -> tuple[int, ...]:
+    """``action_sizes`` as a tuple of ints >= 1; non-integral entries raise."""
+    arr = np.atleast_1d(np.asarray(action_sizes))
+    if arr.ndim != 1 or arr.size == 0 or not np.issubdtype(arr.dtype, np.number):
+        raise ValueError(f"{name} must be a non-empty sequence of ints, got {action_sizes!r}")
+    for i, a in enumerate(arr):
+        if not (a == int(a) and a >= 1):
+            raise ValueError(f"{name}[{i}] is {a.item()!r}, expected an int >= 1")
+    return tuple(int(a) for a in arr)
+
+
+def as_index_array(x, name: str, upper: int) -> np.ndarray:
+    """``x`` as an int64 array with entries in [0, upper); floats and bad entries raise."""
+    arr = np.asarray(x)
+    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
+        raise TypeError(f"{name} must hold ints, got dtype {arr.dtype}")
+    bad = np.argwhere((arr < 0) | (arr >= upper))
+    if bad.size:
+        idx = tuple(int(v) for v in bad[0])
+        raise ValueError(f"{name}{list(idx)} is {arr[idx]}, expected in [0, {upper})")
+    return arr.astype(np.int64)
+
+
 def _check_distributions(arr: np.ndarray, name: str, mask: np.ndarray | None = None) -> None:
     """Raise unless every row ``arr[..., :]`` (restricted to ``mask``) is a distribution."""
-    if (arr.min() >= 0 and np.abs(arr.sum(axis=-1) - 1.0).max() <= STOCHASTIC_TOL
+    rows = np.ascontiguousarray(arr).reshape(-1, arr.shape[-1])
+    if (kernels.rows_are_distributions(rows, STOCHASTIC_TOL)
             and (mask is None or not np.any((arr != 0) & ~mask))):
         return  # valid: skip the slower search for the offending index below
+    bad = np.argwhere(~np.isfinite(arr))
+    if bad.size:
+        idx = tuple(int(v) for v in bad[0])
+        raise ValueError(f"{name}{list(idx)} is {arr[idx]}, expected a finite number")
     neg = np.argwhere(arr < 0)
     if neg.size:
         idx = tuple(int(v) for v in neg[0])
@@ -124,12 +152,10 @@ class MarkovGame:
             if N != 1:
                 raise ValueError(f"action_sizes is required for {N} agents")
             action_sizes = (A,)
-        sizes = tuple(int(a) for a in np.atleast_1d(action_sizes))
+        sizes = as_action_sizes(action_sizes)
         if len(sizes) != N:
             raise ValueError(f"action_sizes has {len(sizes)} entries but rewards has {N} "
                              f"agents")
-        if min(sizes) < 1:
-            raise ValueError(f"action_sizes must be >= 1, got {sizes}")
         if int(np.prod(sizes)) != A:
             raise ValueError(f"action_sizes {sizes} give {int(np.prod(sizes))} joint actions "
                              f"but transition has {A}")
@@ -161,8 +187,10 @@ class MarkovGame:
         #: ``joint_actions[a, i]`` is agent i's action in joint action a.
         self.joint_actions = np.ascontiguousarray(
             np.stack(np.unravel_index(np.arange(A), sizes), axis=1).astype(np.int64))
-        for arr in (self.transition, self.rewards, self.initial, self.joint_actions):
-            arr.setflags(write=False)
+        for arr in (self.transition, self.rewards, self.initial, self.joint_actions,
+                    self.potential):
+            if arr is not None:
+                arr.setflags(write=False)
 
     # -- sizes ---------------------------------------------------------------------------
     @property
@@ -195,11 +223,13 @@ class MarkovGame:
     # -- what the algorithms use ---------------------------------------------------------
     def policy_transition(self, policy: "ProductPolicy") -> np.ndarray:
         """P_pi[s, s'] = sum_a pi(a|s) P(s'|s, a), shape (S, S)."""
-        return kernels.policy_transition(self.transition, policy.joint_probs())
+        pij = self.check_policy(policy).joint_probs()
+        return kernels.policy_transition(self.transition, pij)
 
     def policy_rewards(self, policy: "ProductPolicy") -> np.ndarray:
         """r_pi[i, s] = sum_a pi(a|s) r^i(s, a), shape (N, S)."""
-        return kernels.policy_rewards(self.rewards, policy.joint_probs())
+        pij = self.check_policy(policy).joint_probs()
+        return kernels.policy_rewards(self.rewards, pij)
 
     def agent_mdp(self, policy: "ProductPolicy", agent: int,
                   reward: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -210,11 +240,29 @@ class MarkovGame:
         ``reward`` (shape (S, A)) replaces the agent's own reward if given.
         """
         agent = self._check_agent(agent)
-        r = self.rewards[agent] if reward is None else np.asarray(reward, np.float64)
+        self.check_policy(policy)
+        if reward is None:
+            r = self.rewards[agent]
+        else:
+            r = _as_float_array(reward, "reward", 2)
+            if r.shape != (self.n_states, self.n_joint_actions):
+                raise ValueError(f"reward must have shape ({self.n_states}, "
+                                 f"{self.n_joint_actions}), got {r.shape}")
         Pi, ri = kernels.agent_mdp(self.transition, r, policy.probs, self.joint_actions,
                                    agent, self.max_actions)
         n = self.action_sizes[agent]
         return Pi[:, :n, :], ri[:, :n]
+
+    def check_policy(self, policy) -> "ProductPolicy":
+        """``policy`` if it is a :class:`ProductPolicy` that fits this game, else raise."""
+        if not isinstance(policy, ProductPolicy):
+            raise TypeError(f"policy must be a ProductPolicy, got {type(policy).__name__}")
+        if policy.game is not self and (
+                policy.probs.shape != (self.n_agents, self.n_states, self.max_actions)
+                or policy.game.action_sizes != self.action_sizes):
+            raise ValueError(f"policy has shape {policy.probs.shape} and action sizes "
+                             f"{policy.game.action_sizes}, which do not fit {self!r}")
+        return policy
 
     def _check_agent(self, agent) -> int:
         if not (isinstance(agent, (int, np.integer)) and 0 <= agent < self.n_agents):
@@ -273,9 +321,10 @@ class ProductPolicy:
             raise ValueError(f"actions must have shape {(game.n_agents, game.n_states)}, "
                              f"got {actions.shape}")
         probs = np.zeros((game.n_agents, game.n_states, game.max_actions))
+        actions = as_index_array(actions, "actions", game.max_actions)
         for i, n in enumerate(game.action_sizes):
-            if np.any((actions[i] < 0) | (actions[i] >= n)):
-                s = int(np.argmax((actions[i] < 0) | (actions[i] >= n)))
+            if np.any(actions[i] >= n):
+                s = int(np.argmax(actions[i] >= n))
                 raise ValueError(f"actions[{i}, {s}] is {actions[i, s]}, expected in [0, {n})")
             probs[i, np.arange(game.n_states), actions[i]] = 1.0
         return cls(game, probs)
@@ -283,7 +332,9 @@ class ProductPolicy:
     @classmethod
     def from_joint_actions(cls, game: MarkovGame, joint) -> "ProductPolicy":
         """The deterministic product policy playing joint action ``joint[s]`` in state s."""
-        joint = np.asarray(joint, dtype=np.int64)
+        joint = as_index_array(joint, "joint", game.n_joint_actions)
+        if joint.shape != (game.n_states,):
+            raise ValueError(f"joint must have shape ({game.n_states},), got {joint.shape}")
         return cls.deterministic(game, game.joint_actions[joint].T)
 
     def replace(self, agent: int, row) -> "ProductPolicy":

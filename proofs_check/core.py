@@ -307,11 +307,16 @@ class Claim:
     min_examples: float = 0.5
     notes: str = ""
     module: str = ""
+    examples: Any = ()
 
     @property
     def group(self) -> str:
         """The id's prefix (``mpg_pg`` of ``mpg_pg/lemma-3.2``)."""
         return self.id.split("/", 1)[0]
+
+    def get_examples(self) -> list:
+        """The explicit instances (a zero-argument factory is called on every use)."""
+        return list(self.examples() if callable(self.examples) else self.examples)
 
     def get_strategy(self):
         """The hypothesis strategy (a zero-argument factory is called once, lazily)."""
@@ -356,7 +361,7 @@ _LOADED = False
 def claim(id: str, *, strategy, paper: str = "unpublished", section: str = "",
           statement: str | None = None, assumptions=(), atol: float = DEFAULT_ATOL,
           rtol: float = DEFAULT_RTOL, tolerance: str = "", max_examples=None,
-          min_examples: float = 0.5, notes: str = ""):
+          min_examples: float = 0.5, notes: str = "", examples=()):
     """Register the decorated check as a :class:`Claim` and return the claim.
 
     Parameters
@@ -383,6 +388,10 @@ def claim(id: str, *, strategy, paper: str = "unpublished", section: str = "",
         status ``"inconclusive"`` instead of ``"verified"``.
     notes : str
         What a refutation means, known caveats (merged into ``CLAIMS.md``).
+    examples : sequence of instances, or a zero-argument callable returning one
+        Instances always checked first (``hypothesis.example``), before the drawn ones:
+        known hard cases, e.g. a counterexample found by hand that the search rarely
+        reaches. They are not shrunk; a report whose counterexample is one says so.
 
     Re-registering an id from the same function (a re-run notebook cell) replaces it; a
     different function under an existing id raises ``ValueError``.
@@ -395,7 +404,8 @@ def claim(id: str, *, strategy, paper: str = "unpublished", section: str = "",
                   statement=" ".join((statement or doc).split()), assumptions=assumptions,
                   atol=float(atol), rtol=float(rtol), tolerance=tolerance,
                   max_examples=max_examples, min_examples=float(min_examples),
-                  notes=notes, module=getattr(func, "__module__", "") or "")
+                  notes=notes, module=getattr(func, "__module__", "") or "",
+                  examples=examples)
         old = REGISTRY.get(id)
         if old is not None and getattr(old.check, "__qualname__", None) != func.__qualname__:
             raise ValueError(f"claim id {id!r} is already registered by "

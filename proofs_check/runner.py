@@ -20,7 +20,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
-from hypothesis import HealthCheck, Verbosity, given, seed as hyp_seed, settings
+from hypothesis import HealthCheck, Verbosity, example, given, seed as hyp_seed, settings
 from hypothesis.errors import (FailedHealthCheck, Unsatisfiable, UnsatisfiedAssumption)
 
 from .core import Claim, Verdict, get_claim, snippet
@@ -222,7 +222,11 @@ def check_claim(claim: str | Claim, *, max_examples: int | None = None,
             st_.last_bad = (instance, verdict, None)
             raise _Refuted(str(verdict))
 
-    test = settings(base, **opts)(given(c.get_strategy())(body))
+    explicit = c.get_examples()
+    test = given(c.get_strategy())(body)
+    for inst in reversed(explicit):
+        test = example(inst)(test)
+    test = settings(base, **opts)(test)
     if seed is not None:
         test = hyp_seed(int(seed))(test)
     t0 = time.perf_counter()
@@ -251,6 +255,9 @@ def check_claim(claim: str | Claim, *, max_examples: int | None = None,
         inst, verdict, err = st_.last_bad
         ce = Counterexample(c.id, inst, verdict,
                             None if err is None else err.strip().splitlines()[-1])
+        if any(inst is e for e in explicit):
+            notes.append("the counterexample is one of the claim's explicit examples "
+                         "(not found by the search)")
     worst = st_.worst
     return Report(claim_id=c.id, status=status, examples_run=st_.run, counterexample=ce,
                   filtered=st_.filtered, shrink_calls=st_.shrink,

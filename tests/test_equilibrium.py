@@ -153,3 +153,38 @@ def test_tie_among_improving_actions_takes_lowest_index():
     r = np.array([[0.0, 1.0, 1.0, 0.5], [0.2, 0.2, 0.1, 0.2]])
     sol = fm.solve_mdp(P, r, 0.5, init=[0, 3])
     np.testing.assert_array_equal(sol.actions, [1, 3])   # state 1: incumbent 3 ties, kept
+
+
+def test_solve_mdp_and_warm_starts_validate_their_input():
+    g = fm.games.random_game(3, (2, 3), 0.9, rng=0)
+    P, r = g.agent_mdp(fm.ProductPolicy.uniform(g), 1)
+    cases = [(dict(gamma=1.0), ValueError, "gamma is 1.0"),
+             (dict(init=[1]), ValueError, r"init must have shape \(3,\)"),
+             (dict(init=[-1, 0, 0]), ValueError, r"init\[0\] is -1"),
+             (dict(init=[0, 3, 0]), ValueError, r"init\[1\] is 3, expected in \[0, 3\)"),
+             (dict(init=[0.0, 1.0, 0.0]), TypeError, "init must hold ints"),
+             (dict(max_iter=0), ValueError, "max_iter must be an int >= 1")]
+    for kwargs, exc, match in cases:
+        args = dict(P=P, r=r, gamma=0.9) | kwargs
+        with pytest.raises(exc, match=match):
+            fm.solve_mdp(**args)
+    r_nan = r.copy()
+    r_nan[1, 2] = np.nan
+    with pytest.raises(ValueError, match=r"r\[1, 2\] is nan"):
+        fm.solve_mdp(P, r_nan, 0.9)
+    P_bad = P.copy()
+    P_bad[2, 1, 0] += 0.1
+    with pytest.raises(ValueError, match=r"P\[2, 1, :\] sums to"):
+        fm.solve_mdp(P_bad, r, 0.9)
+    with pytest.raises(ValueError, match=r"init must have shape"):
+        fm.best_response(g, fm.ProductPolicy.uniform(g), 1, init=[1])
+
+
+def test_an_evaluation_of_another_policy_is_rejected():
+    g = fm.games.coordination(2)
+    uniform = fm.ProductPolicy.uniform(g)
+    det = fm.ProductPolicy.deterministic(g, np.zeros((2, 4), int))
+    for f in (fm.nash_gap, fm.price_of_anarchy):
+        with pytest.raises(ValueError, match="evaluation is not of policy"):
+            f(g, det, evaluation=fm.evaluate(g, uniform))
+        assert f(g, det, evaluation=fm.evaluate(g, det)) == f(g, det)

@@ -94,8 +94,30 @@ def test_random_game_is_reproducible_and_validates():
     a = fm.games.random_game(5, (2, 2), 0.9, rng=7, sparsity=0.5)
     b = fm.games.random_game(5, (2, 2), 0.9, rng=np.random.default_rng(7), sparsity=0.5)
     np.testing.assert_array_equal(a.transition, b.transition)
+    np.testing.assert_array_equal(a.rewards, b.rewards)
     assert (a.transition == 0).mean() > 0.2
     with pytest.raises(ValueError, match="kind must be one of"):
         fm.games.random_game(3, (2,), kind="zero-sum")
     with pytest.raises(ValueError, match="n_agents must be an int"):
         fm.games.coordination(0)
+
+
+def test_matrix_game_shapes_and_potential():
+    x = np.arange(8.0).reshape(2, 2, 2)
+    per = fm.games.matrix_game(x)                      # (N=2, 2, 2): per-agent by default
+    shared = fm.games.matrix_game(x, per_agent=False)  # three agents, one payoff
+    assert per.action_sizes == (2, 2) and per.potential is None
+    assert shared.action_sizes == (2, 2, 2)
+    np.testing.assert_array_equal(shared.potential[0], x.ravel())
+    same = fm.games.matrix_game([x] * 3)               # identical tables: a potential game
+    np.testing.assert_array_equal(same.potential, shared.potential)
+    np.testing.assert_array_equal(same.rewards, shared.rewards)
+    with pytest.raises(ValueError, match="per-agent payoffs must have shape"):
+        fm.games.matrix_game(np.zeros((3, 2)), per_agent=True)
+
+
+def test_coordination_refuses_games_too_large_to_store():
+    with pytest.raises(ValueError, match=r"n_agents must be an int in \[1, 9\]"):
+        fm.games.coordination(10)
+    with pytest.raises(ValueError, match=r"action_sizes\[1\] is 2.5"):
+        fm.games.random_game(2, (2, 2.5))

@@ -123,3 +123,40 @@ def test_check_scalar_bounds_and_types():
             check_scalar(bad, "x", positive=positive)
     with pytest.raises(TypeError, match="x must be a float"):
         check_scalar("fast", "x")
+
+
+def test_index_inputs_are_checked():
+    g = fm.MarkovGame(*small_arrays(), 0.9, action_sizes=(2, 3))
+    with pytest.raises(ValueError, match=r"joint\[0\] is -1, expected in \[0, 6\)"):
+        fm.ProductPolicy.from_joint_actions(g, [-1, 0])
+    with pytest.raises(TypeError, match="joint must hold ints"):
+        fm.ProductPolicy.from_joint_actions(g, [1.7, 0.0])
+    with pytest.raises(TypeError, match="actions must hold ints"):
+        fm.ProductPolicy.deterministic(g, [[0.0, 1.0], [1.0, 2.0]])
+    with pytest.raises(ValueError, match=r"action_sizes\[0\] is 2.9"):
+        fm.MarkovGame(*small_arrays(), 0.9, action_sizes=(2.9, 3))
+
+
+def test_policies_of_another_game_and_bad_rewards_are_rejected():
+    g = fm.games.random_game(6, (2, 3), 0.9, rng=0)
+    h = fm.games.random_game(2, (2, 2), 0.9, rng=0)
+    other = fm.ProductPolicy.uniform(h)
+    for call in (lambda: g.policy_transition(other), lambda: g.policy_rewards(other),
+                 lambda: g.agent_mdp(other, 0), lambda: fm.best_response(g, other, 1),
+                 lambda: fm.nash_gap(g, other)):
+        with pytest.raises(ValueError, match="do not fit"):
+            call()
+    pol = fm.ProductPolicy.uniform(g)
+    with pytest.raises(ValueError, match=r"reward must have shape \(6, 6\)"):
+        g.agent_mdp(pol, 0, reward=np.ones((6, 2)))
+    bad = np.zeros((6, 6))
+    bad[2, 3] = np.nan
+    with pytest.raises(ValueError, match=r"reward\[2, 3\] is nan"):
+        g.agent_mdp(pol, 0, reward=bad)
+
+
+def test_game_arrays_are_read_only():
+    g = fm.games.coordination(2)
+    for arr in (g.transition, g.rewards, g.initial, g.potential, g.joint_actions):
+        with pytest.raises(ValueError, match="read-only"):
+            arr[(0,) * arr.ndim] = 1.0

@@ -168,6 +168,22 @@ def test_claim_tolerance_is_used_by_the_verdict_constructors():
     assert not Verdict.leq(1.4, 1.0).holds        # outside a claim: the default tolerance
 
 
+def test_explicit_examples_run_first_and_are_reported():
+    # false only at 10**6, which the integer search below never draws
+    @claim("test/needle", paper="planted", strategy=hst.integers(0, 1000),
+           examples=lambda: [10 ** 6])
+    def needle(x):
+        """x < 10**6."""
+        return Verdict.leq(x, 10 ** 6 - 1)
+    rep = check_claim("test/needle", profile="ci")
+    assert rep.status == "refuted" and rep.counterexample.instance == 10 ** 6
+    assert any("explicit examples" in n for n in rep.notes)
+    pc.REGISTRY.pop("test/needle")
+    bare = claim("test/needle", paper="planted", strategy=hst.integers(0, 1000))(needle.check)
+    assert check_claim(bare, profile="ci").status == "verified"
+    pc.REGISTRY.pop("test/needle")
+
+
 def test_registry_rejects_a_different_function_under_an_existing_id():
     with pytest.raises(ValueError):
         @claim("test/true-gap", paper="planted", strategy=hst.just(0))
