@@ -5,11 +5,15 @@
 # Appendix G.1. Every run records the exact Nash-gap and price of anarchy each iteration.
 
 # %%
+from pathlib import Path
+
 import matplotlib.pyplot as plt
 import numpy as np
 
 import fairmg as fm
 from fairmg.dynamics import pg
+
+OUT = Path("examples/output")   # the one folder this example writes to (git-ignored)
 
 g = fm.games.coordination(n_agents=3, eps=0.1, gamma=0.95)
 theta0 = np.random.default_rng(0).normal(size=(g.n_agents, g.n_states, 2))  # logits N(0, 1)
@@ -61,5 +65,6 @@ bottom.set_ylabel("Nash-gap")
 bottom.set_xlabel("iteration")
 top.legend(fontsize=8)
 fig.tight_layout()
-fig.savefig("coordination_dynamics.png", dpi=100)
-print("wrote coordination_dynamics.png")
+OUT.mkdir(parents=True, exist_ok=True)
+fig.savefig(OUT / "coordination_dynamics.png", dpi=100)
+print(f"wrote {OUT / 'coordination_dynamics.png'}")

@@ -6,14 +6,15 @@ five MARL papers, and property-based checks of their theorems.
 >>> round(fm.nash_gap(g, fm.ProductPolicy.uniform(g)), 6) > 0
 True
 """
-from . import dynamics, fairness, games
+from . import dynamics, fairness, games, marginals
 from .equilibrium import (BestResponse, MDPSolution, SocialOptimum, best_response, nash_gap,
                           price_of_anarchy, social_optimum, solve_mdp)
 from .evaluate import Evaluation, evaluate
-from .model import MarkovGame, ProductPolicy
+from .games import FactoredGame, Game, MarkovGame
+from .policy import ProductPolicy
 
 __version__ = "0.1.0"
 
-__all__ = ["MarkovGame", "ProductPolicy", "evaluate", "Evaluation", "best_response",
+__all__ = ["Game", "MarkovGame", "FactoredGame", "ProductPolicy", "marginals", "evaluate", "Evaluation", "best_response",
            "nash_gap", "social_optimum", "price_of_anarchy", "solve_mdp", "MDPSolution",
            "BestResponse", "SocialOptimum", "games", "dynamics", "fairness"]

@@ -1,25 +1,31 @@
 r"""Best responses, Nash-gap, social optimum and price of anarchy, all exact.
 
-Every quantity is computed by Howard's policy iteration on a finite MDP
-(:func:`solve_mdp`): the MDP one agent faces when the others are fixed
-(:meth:`MarkovGame.agent_mdp`), or the joint-action MDP with the summed reward for the
-social optimum. Policy iteration terminates finitely; ties are broken deterministically
-(keep the incumbent action unless another beats it by more than ``tol``, then the
-lowest index), which is also what rules out cycling on round-off.
+Every quantity is computed by Howard's policy iteration (:func:`howard`, written once) on a
+finite MDP: the MDP one agent faces when the others are fixed, or the joint-action MDP with
+the summed reward for the social optimum. For dense games the MDP is built
+(:meth:`MarkovGame.agent_mdp`); for factored games policy iteration runs matrix-free through
+the game protocol (evaluation by :class:`~fairmg.linear.PolicySystem`, improvement by the
+marginal :meth:`~fairmg.games.base.Game.continuation`). Policy iteration terminates
+finitely; ties are broken deterministically (keep the incumbent action unless another beats
+it by more than ``tol``, then the lowest index), which is also what rules out cycling on
+round-off.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
 from . import kernels
+from ._validate import (as_float_array, as_index_array, check_distributions, check_gamma,
+                        check_int)
 from .evaluate import Evaluation, evaluate
-from .model import (MarkovGame, ProductPolicy, _as_float_array, _check_distributions,
-                    as_index_array)
+from .policy import ProductPolicy
 
-__all__ = ["MDPSolution", "BestResponse", "SocialOptimum", "solve_mdp", "best_response",
-           "nash_gap", "social_optimum", "price_of_anarchy", "IMPROVE_TOL", "GAP_TOL"]
+__all__ = ["MDPSolution", "BestResponse", "SocialOptimum", "solve_mdp", "howard",
+           "best_response", "nash_gap", "social_optimum", "price_of_anarchy", "IMPROVE_TOL",
+           "GAP_TOL", "MAX_PI_ITER"]
 
 #: An action replaces the incumbent only if its Q-value is larger by this much
 #: (relative to ``max(1, max |V|)``).
@@ -27,11 +33,31 @@ IMPROVE_TOL = 1e-12
 #: A Nash-gap below ``-GAP_TOL * max(1, |V|)`` would mean the best response lost to the
 #: policy itself: a bug, so it raises; above that, round-off is reported as 0.
 GAP_TOL = 1e-9
+#: Cap on policy-improvement steps (policy iteration needs far fewer in practice).
+MAX_PI_ITER = 10_000
+
+
+class _TupleView:
+    """Unpack and index like the tuple of ``_tuple_fields``; the rest are attributes."""
+
+    _tuple_fields: tuple[str, ...] = ()
+
+    def _as_tuple(self):
+        return tuple(getattr(self, f) for f in self._tuple_fields)
+
+    def __iter__(self):
+        return iter(self._as_tuple())
+
+    def __getitem__(self, index):
+        return self._as_tuple()[index]
+
+    def __len__(self) -> int:
+        return len(self._tuple_fields)
 
 
 @dataclass(frozen=True)
-class MDPSolution:
-    """Result of :func:`solve_mdp`.
+class MDPSolution(_TupleView):
+    """Result of :func:`solve_mdp`; unpacks and indexes as ``(values, actions)``.
 
     Attributes
     ----------
@@ -55,10 +81,46 @@ class MDPSolution:
     iterations: int
     converged: bool
     residual: float
+    _tuple_fields = ("values", "actions")
+
+
+def howard(evaluate_actions: Callable, q_of: Callable, n_actions: int, init: np.ndarray, *,
+           max_iter: int = MAX_PI_ITER, tol: float = IMPROVE_TOL) -> MDPSolution:
+    r"""Howard's policy iteration, the one implementation every solver uses.
+
+    Parameters
+    ----------
+    evaluate_actions : callable
+        ``(actions [S], v_prev or None) -> V [S]``, the value of the deterministic policy.
+    q_of : callable
+        ``V -> Q [S, B]``, the one-step lookahead :math:`r(s, b) + \gamma E[V(s')]`.
+    n_actions : int
+        B.
+    init : ndarray (S,) of int
+        Initial policy.
+    max_iter, tol
+        Cap on improvement steps and the relative improvement threshold
+        (:data:`IMPROVE_TOL`).
+    """
+    actions = np.array(init, dtype=np.int64)
+    v = None
+    converged = False
+    it = 0
+    while it < max_iter:
+        v = evaluate_actions(actions, v)
+        q = q_of(v)
+        it += 1
+        scale = max(1.0, float(np.abs(v).max()))
+        actions, changed = kernels.greedy_update(q, n_actions, actions, tol * scale)
+        if changed == 0:
+            converged = True
+            break
+    residual = float(np.abs(q.max(axis=1) - v).max())
+    return MDPSolution(v, actions, q, it, converged, residual)
 
 
 def solve_mdp(P: np.ndarray, r: np.ndarray, gamma: float, *, init=None,
-              max_iter: int = 10_000, tol: float = IMPROVE_TOL) -> MDPSolution:
+              max_iter: int = MAX_PI_ITER, tol: float = IMPROVE_TOL) -> MDPSolution:
     r"""Optimal values and a deterministic optimal policy by policy iteration.
 
     Solves :math:`V^*(s) = \max_b r(s, b) + \gamma \sum_{s'} P(s'|s, b) V^*(s')`.
@@ -83,8 +145,7 @@ def solve_mdp(P: np.ndarray, r: np.ndarray, gamma: float, *, init=None,
     MDPSolution
     """
     P, r, gamma = _check_mdp(P, r, gamma)
-    if not (isinstance(max_iter, (int, np.integer)) and max_iter >= 1):
-        raise ValueError(f"max_iter must be an int >= 1, got {max_iter!r}")
+    max_iter = check_int(max_iter, "max_iter", low=1)
     S, B, _ = P.shape
     flat = P.reshape(S * B, S)
     if init is None:
@@ -93,63 +154,86 @@ def solve_mdp(P: np.ndarray, r: np.ndarray, gamma: float, *, init=None,
     actions = as_index_array(init, "init", B)
     if actions.shape != (S,):
         raise ValueError(f"init must have shape ({S},), got {actions.shape}")
-    actions = actions.copy()
     rows = np.arange(S)
     eye = np.eye(S)
-    converged = False
-    it = 0
-    while it < max_iter:
-        v = np.linalg.solve(eye - gamma * P[rows, actions], r[rows, actions])
-        q = r + gamma * (flat @ v).reshape(S, B)
-        it += 1
-        scale = max(1.0, float(np.abs(v).max()))
-        actions, changed = kernels.greedy_update(q, B, actions, tol * scale)
-        if changed == 0:
-            converged = True
-            break
-    residual = float(np.abs(q.max(axis=1) - v).max())
-    return MDPSolution(v, actions, q, it, converged, residual)
+
+    def evaluate_actions(acts, _):
+        return np.linalg.solve(eye - gamma * P[rows, acts], r[rows, acts])
+
+    def q_of(v):
+        return r + gamma * (flat @ v).reshape(S, B)
+
+    return howard(evaluate_actions, q_of, B, actions, max_iter=max_iter, tol=tol)
 
 
 def _check_mdp(P, r, gamma):
     """An MDP's ``P`` (S, B, S), ``r`` (S, B) and ``gamma``, validated, as float64."""
-    try:
-        P = np.ascontiguousarray(P, dtype=np.float64)       # no copy of a float64 array
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"P must be a numeric array, got {type(P).__name__}") from exc
+    if not (isinstance(P, np.ndarray) and P.dtype == np.float64):
+        P = as_float_array(P, "P")
+    P = np.ascontiguousarray(P)
     if P.ndim != 3:
         raise ValueError(f"P must have 3 dimensions (S, B, S), got shape {P.shape}")
-    r = _as_float_array(r, "r", 2)
+    r = as_float_array(r, "r", 2)
     S, B, S2 = P.shape
     if S2 != S or S == 0 or B == 0:
         raise ValueError(f"P must have shape (S, B, S) with S, B >= 1, got {P.shape}")
     if r.shape != (S, B):
         raise ValueError(f"r must have shape ({S}, {B}) to match P, got {r.shape}")
-    _check_distributions(P, "P")
-    try:
-        gamma = float(gamma)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"gamma must be a float, got {gamma!r}") from exc
-    if not 0.0 <= gamma < 1.0:
-        raise ValueError(f"gamma is {gamma}, expected 0 <= gamma < 1")
-    return P, r, gamma
+    check_distributions(P, "P")
+    return P, r, check_gamma(gamma)
 
 
-def _check_evaluation(game: MarkovGame, policy: ProductPolicy,
-                      evaluation: Evaluation | None) -> Evaluation:
+def _check_evaluation(game, policy, evaluation: Evaluation | None) -> Evaluation:
     """``evaluate(game, policy)``, or ``evaluation`` after checking it is of ``policy``."""
     game.check_policy(policy)
     if evaluation is None:
         return evaluate(game, policy)
+    if not isinstance(evaluation, Evaluation):
+        raise TypeError(f"evaluation must be an Evaluation, got {type(evaluation).__name__}")
     if evaluation.policy is not policy and not np.array_equal(evaluation.policy.probs,
                                                               policy.probs):
         raise ValueError("evaluation is not of policy (pass evaluate(game, policy))")
     return evaluation
 
 
+def _one_hot(actions, S, M):
+    row = np.zeros((S, M))
+    row[np.arange(S), actions] = 1.0
+    return row
+
+
+def _agent_policy_iteration(game, policy, agent: int, init, tol) -> MDPSolution:
+    """Policy iteration on ``agent``'s MDP, matrix-free through the game protocol."""
+    S, M = game.n_states, game.max_actions
+    n = game.action_sizes[agent]
+    r_i = game.reward_marginal(policy, (agent,))[agent]            # (S, A_i)
+    rows = np.arange(S)
+
+    def evaluate_actions(acts, v_prev):
+        probs = np.array(policy.probs)
+        probs[agent] = _one_hot(acts, S, M)
+        mixed = ProductPolicy(game, probs, _checked=True)
+        x0 = None if v_prev is None else v_prev[None]
+        return game.policy_system(mixed).solve(r_i[rows, acts][None], x0=x0)[0]
+
+    def q_of(v):
+        return r_i + game.gamma * game.continuation(v[None], policy, (agent,))[0]
+
+    if init is None:
+        init = np.argmax(r_i, axis=1)
+    return howard(evaluate_actions, q_of, n, as_index_array(init, "init", n), tol=tol)
+
+
+def _agent_best(game, policy, agent, init, tol) -> MDPSolution:
+    if game.is_dense:
+        P_i, r_i = game.agent_mdp(policy, agent)
+        return solve_mdp(P_i, r_i, game.gamma, init=init, tol=tol)
+    return _agent_policy_iteration(game, policy, agent, init, tol)
+
+
 @dataclass(frozen=True)
-class BestResponse:
-    """A best response of one agent; unpacks as ``values, row``.
+class BestResponse(_TupleView):
+    """A best response of one agent; unpacks and indexes as ``(values, row)``.
 
     Attributes
     ----------
@@ -172,33 +256,49 @@ class BestResponse:
     iterations: int
     converged: bool
     residual: float
-
-    def __iter__(self):
-        return iter((self.values, self.row))
+    _tuple_fields = ("values", "row")
 
 
-def best_response(game: MarkovGame, policy: ProductPolicy, agent: int, *, init=None,
+def best_response(game, policy: ProductPolicy, agent: int, *, init=None,
                   tol: float = IMPROVE_TOL) -> BestResponse:
     r"""Exact best response of ``agent`` to the others' policies (002, Definition 2.4).
 
-    Solves the MDP :meth:`MarkovGame.agent_mdp` by :func:`solve_mdp`.
+    Policy iteration on the MDP the agent faces (:func:`solve_mdp` on
+    :meth:`MarkovGame.agent_mdp` for dense games, matrix-free for factored ones).
     ``init`` (S,) warm-starts policy iteration; it does not change the result's values.
     Raises ``RuntimeError`` if policy iteration does not converge.
     """
-    agent = game._check_agent(agent)
-    P_i, r_i = game.agent_mdp(policy, agent)
-    sol = solve_mdp(P_i, r_i, game.gamma, init=init, tol=tol)
+    game.check_policy(policy)
+    agent = game.check_agent(agent)
+    sol = _agent_best(game, policy, agent, init, tol)
     if not sol.converged:
         raise RuntimeError(f"policy iteration for agent {agent}'s best response did not "
                            f"converge in {sol.iterations} steps (residual {sol.residual:.3g})")
-    row = np.zeros((game.n_states, game.max_actions))
-    row[np.arange(game.n_states), sol.actions] = 1.0
+    row = _one_hot(sol.actions, game.n_states, game.max_actions)
     return BestResponse(sol.values, row, policy.replace(agent, row),
                         float(sol.values @ game.initial), sol.iterations, sol.converged,
                         sol.residual)
 
 
-def nash_gap(game: MarkovGame, policy: ProductPolicy, *, per_agent: bool = False,
+def _best_value(game, policy, agent, init) -> float:
+    """max over ``agent``'s policies of its V(mu), the others fixed."""
+    if game.is_dense:
+        # one compiled call: agent MDP + policy iteration, no ProductPolicy per agent
+        value, iterations, converged = kernels.best_response_value(
+            game.transition, game.rewards[agent], policy.probs, game.joint_actions, agent,
+            game.max_actions, game.action_sizes[agent], game.gamma, game.initial, init,
+            IMPROVE_TOL, MAX_PI_ITER)
+    else:
+        sol = _agent_policy_iteration(game, policy, agent, init, IMPROVE_TOL)
+        value, iterations, converged = float(sol.values @ game.initial), sol.iterations, \
+            sol.converged
+    if not converged:
+        raise RuntimeError(f"policy iteration for agent {agent}'s best response did not "
+                           f"converge in {iterations} steps")
+    return value
+
+
+def nash_gap(game, policy: ProductPolicy, *, per_agent: bool = False,
              evaluation: Evaluation | None = None):
     r"""Nash-gap of ``policy`` (002, Definition 2.4).
 
@@ -211,21 +311,17 @@ def nash_gap(game: MarkovGame, policy: ProductPolicy, *, per_agent: bool = False
         Return the gap of every agent, shape (N,), instead of the max.
     evaluation : Evaluation, optional
         ``evaluate(game, policy)`` if already computed (saves one evaluation).
+
+    Gaps within ``GAP_TOL * max(1, |V^i(mu)|)`` below 0 are round-off and reported as 0.
     """
+    if not isinstance(per_agent, (bool, np.bool_)):
+        raise TypeError(f"per_agent must be True or False, got {per_agent!r}")
     ev = _check_evaluation(game, policy, evaluation)
     current = ev.value_at_initial
     gaps = np.empty(game.n_agents)
     for i in range(game.n_agents):
         init = np.argmax(ev.local_q(i), axis=1).astype(np.int64)
-        # best_response's values, in one compiled call (no ProductPolicy built per agent)
-        value, iterations, converged = kernels.best_response_value(
-            game.transition, game.rewards[i], policy.probs, game.joint_actions, i,
-            game.max_actions, game.action_sizes[i], game.gamma, game.initial, init,
-            IMPROVE_TOL, 10_000)
-        if not converged:
-            raise RuntimeError(f"policy iteration for agent {i}'s best response did not "
-                               f"converge in {iterations} steps")
-        gap = value - current[i]
+        gap = _best_value(game, policy, i, init) - current[i]
         floor = GAP_TOL * max(1.0, abs(current[i]))
         if gap < -floor:
             raise RuntimeError(f"agent {i}'s best response is worse than its policy by "
@@ -235,8 +331,8 @@ def nash_gap(game: MarkovGame, policy: ProductPolicy, *, per_agent: bool = False
 
 
 @dataclass(frozen=True)
-class SocialOptimum:
-    """The social optimum; unpacks as ``value, policy``.
+class SocialOptimum(_TupleView):
+    """The social optimum; unpacks and indexes as ``(value, policy)``.
 
     ``value`` = max over policies of sum_i V^i(mu), attained by the deterministic
     ``policy``; ``values`` (S,) is the optimal summed value per state.
@@ -248,12 +344,30 @@ class SocialOptimum:
     iterations: int
     converged: bool
     residual: float
-
-    def __iter__(self):
-        return iter((self.value, self.policy))
+    _tuple_fields = ("value", "policy")
 
 
-def social_optimum(game: MarkovGame) -> SocialOptimum:
+def _joint_policy_iteration(game) -> MDPSolution:
+    """Policy iteration on the joint-action MDP of the summed reward, matrix-free."""
+    game.check_joint_size("the social optimum's joint Q table (S, A)")
+    S, A = game.n_states, game.n_joint_actions
+    everyone = tuple(range(game.n_agents))
+    uniform = ProductPolicy.uniform(game)          # unused by a full keep, but required
+    r = game.reward_marginal(uniform, everyone).sum(axis=0).reshape(S, A)
+    rows = np.arange(S)
+
+    def evaluate_actions(acts, v_prev):
+        pol = ProductPolicy.from_joint_actions(game, acts)
+        x0 = None if v_prev is None else v_prev[None]
+        return game.policy_system(pol).solve(r[rows, acts][None], x0=x0)[0]
+
+    def q_of(v):
+        return r + game.gamma * game.continuation(v[None], uniform, everyone)[0].reshape(S, A)
+
+    return howard(evaluate_actions, q_of, A, np.argmax(r, axis=1))
+
+
+def social_optimum(game) -> SocialOptimum:
     r"""max over product policies of :math:`\sum_i V^i_\pi(\mu)` (002, Section 4).
 
     A deterministic joint policy attains the maximum of the joint-action MDP with the
@@ -263,7 +377,11 @@ def social_optimum(game: MarkovGame) -> SocialOptimum:
     cached = getattr(game, "_social_optimum", None)
     if cached is not None:
         return cached
-    sol = solve_mdp(game.transition, game.rewards.sum(axis=0), game.gamma)
+    if game.is_dense:
+        P, r = game.joint_mdp()
+        sol = solve_mdp(P, r, game.gamma)
+    else:
+        sol = _joint_policy_iteration(game)
     if not sol.converged:
         raise RuntimeError(f"policy iteration for the social optimum did not converge in "
                            f"{sol.iterations} steps (residual {sol.residual:.3g})")
@@ -274,7 +392,7 @@ def social_optimum(game: MarkovGame) -> SocialOptimum:
     return result
 
 
-def price_of_anarchy(game: MarkovGame, policy: ProductPolicy, *,
+def price_of_anarchy(game, policy: ProductPolicy, *,
                      evaluation: Evaluation | None = None) -> float:
     r"""POA of ``policy``: :math:`\sum_i V^i_\pi(\mu) / \max_{\pi'} \sum_i V^i_{\pi'}(\mu)`.
 

@@ -1,23 +1,21 @@
 r"""Exact policy evaluation: values, Q, local advantages and visitation of a product policy.
 
-Solving with :math:`I - \gamma P_\pi` gives every agent's value
-(:math:`(I - \gamma P_\pi) V^i = r^i_\pi`, all agents as columns of one right-hand side)
-and the unnormalized discounted visitation
-(:math:`(I - \gamma P_\pi)^\top d_\mu^\pi = \mu`), 002 Section 2.
+One :class:`~fairmg.linear.PolicySystem` :math:`I - \gamma P_\pi` per policy gives every
+agent's value (:math:`(I - \gamma P_\pi) V^i = r^i_\pi`, all agents, and the potential, as
+rows of one right-hand side) and the unnormalized discounted visitation
+(:math:`(I - \gamma P_\pi)^\top d_\mu^\pi = \mu`), 002 Section 2. Works on any
+:class:`~fairmg.games.base.Game` (dense or factored).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 
-from . import kernels
-from .model import MarkovGame, ProductPolicy
+from ._validate import check_finite_result
+from .linear import PolicySystem, policy_values
 
-__all__ = ["Evaluation", "evaluate", "policy_values"]
+__all__ = ["Evaluation", "evaluate", "policy_values", "PolicySystem"]
 
 
-@dataclass(frozen=True, repr=False)
 class Evaluation:
     r"""Exact quantities of a product policy pi in a game (002, Sections 2-3).
 
@@ -25,23 +23,52 @@ class Evaluation:
     ----------
     values : ndarray (N, S)
         V^i_pi(s).
-    q : ndarray (N, S, A)
-        Joint Q^i_pi(s, a) = r^i(s, a) + gamma sum_s' P(s'|s, a) V^i_pi(s').
     local_qs : ndarray (N, S, A_max)
         Q^i_pi(s, a_i) = E_{a_-i ~ pi_-i}[Q^i_pi(s, a_i, a_-i)], zero-padded.
     visitation : ndarray (S,)
         Unnormalized d_mu^pi(s) = sum_t gamma^t Pr(s_t = s); sums to 1 / (1 - gamma).
     potential_values : ndarray (S,) or None
         Phi_pi(s) of Definition 2.2 when the game carries a potential phi.
+    q : ndarray (N, S, A)
+        Joint Q^i_pi(s, a) = r^i(s, a) + gamma sum_s' P(s'|s, a) V^i_pi(s') (computed on
+        first access; dense games, or factored ones whose joint table fits).
+    residual : float
+        Relative residual of the linear solves (0 for dense LU solves).
     """
 
-    game: MarkovGame
-    policy: ProductPolicy
-    values: np.ndarray
-    q: np.ndarray
-    local_qs: np.ndarray
-    visitation: np.ndarray
-    potential_values: np.ndarray | None = field(default=None)
+    __slots__ = ("game", "policy", "values", "local_qs", "visitation", "potential_values",
+                 "residual", "_q")
+
+    def __init__(self, game, policy, values, q, local_qs, visitation, potential_values=None,
+                 residual: float = 0.0):
+        self.game = game
+        self.policy = policy
+        self.values = values
+        self._q = q
+        self.local_qs = local_qs
+        self.visitation = visitation
+        self.potential_values = potential_values
+        self.residual = residual
+
+    @property
+    def q(self) -> np.ndarray:
+        if self._q is None:
+            game = self.game
+            if game.is_dense:
+                self._q = game.joint_q(self.values)
+            else:
+                game.check_joint_size("the joint Q table (N, S, A)")
+                cont = game.continuation(self.values, self.policy,
+                                         tuple(range(game.n_agents)))
+                rew = game.reward_marginal(self.policy, tuple(range(game.n_agents)))
+                shape = (game.n_agents, game.n_states, game.n_joint_actions)
+                self._q = (rew + game.gamma * cont).reshape(shape)
+        return self._q
+
+    @property
+    def probs(self) -> np.ndarray:
+        """The policy's table ``probs[i, s, a_i]``."""
+        return self.policy.probs
 
     @property
     def value_at_initial(self) -> np.ndarray:
@@ -63,12 +90,12 @@ class Evaluation:
 
     def local_q(self, agent: int) -> np.ndarray:
         """Q^i(s, a_i) of one agent, shape (S, A_i)."""
-        i = self.game._check_agent(agent)
+        i = self.game.check_agent(agent)
         return self.local_qs[i, :, : self.game.action_sizes[i]]
 
     def local_advantage(self, agent: int) -> np.ndarray:
         """A^i(s, a_i) = E_{a_-i}[Q^i(s, a)] - V^i(s) of one agent (002, Lemma 3.1), (S, A_i)."""
-        i = self.game._check_agent(agent)
+        i = self.game.check_agent(agent)
         return self.local_q(i) - self.values[i][:, None]
 
     def __repr__(self) -> str:
@@ -76,44 +103,38 @@ class Evaluation:
         return f"Evaluation(value_at_initial={v}, states={self.game.n_states})"
 
 
-def policy_values(P_pi: np.ndarray, r_pi: np.ndarray, gamma: float, initial: np.ndarray):
-    """Solve (I - gamma P_pi) V = r_pi (columns of ``r_pi.T``) and the visitation.
-
-    Returns ``(V, d)`` with V of shape ``r_pi.shape`` and ``d`` of shape (S,).
-    """
-    S = P_pi.shape[0]
-    # numpy's solve, not scipy's lu_factor/lu_solve: on these small systems scipy's
-    # threaded OpenBLAS path costs ~100x more per call (2 ms vs 20 us for S = 3).
-    lhs = np.eye(S) - gamma * P_pi
-    V = np.linalg.solve(lhs, np.ascontiguousarray(r_pi.T)).T
-    d = np.linalg.solve(lhs.T, initial)
-    return V, d
-
-
-def evaluate(game: MarkovGame, policy: ProductPolicy) -> Evaluation:
+def evaluate(game, policy) -> Evaluation:
     """Evaluate ``policy`` exactly in ``game``.
 
     Parameters
     ----------
-    game : MarkovGame
+    game : Game
+        Dense or factored.
     policy : ProductPolicy
         Must belong to a game of the same shape.
 
     Returns
     -------
     Evaluation
+
+    Raises
+    ------
+    FloatingPointError
+        If a value overflows float64 (rewards too large for ``1 / (1 - gamma)``).
     """
-    pij = game.check_policy(policy).joint_probs()
-    P_pi = kernels.policy_transition(game.transition, pij)
-    r_pi = kernels.policy_rewards(game.rewards, pij)
-    if game.potential is not None:
-        r_pi = np.vstack([r_pi, kernels.policy_rewards(game.potential[None], pij)])
-    V, d = policy_values(P_pi, r_pi, game.gamma, game.initial)
+    game.check_policy(policy)
+    system = game.policy_system(policy)
+    r_pi = game.policy_rewards(policy)
+    phi_pi = game.policy_potential(policy)
+    if phi_pi is not None:
+        r_pi = np.vstack([r_pi, phi_pi[None]])
+    with np.errstate(over="ignore", invalid="ignore"):
+        V = system.solve(r_pi)
+        d = system.solve_transposed(game.initial)
+    check_finite_result(V, "the policy's values")
     potential = None
-    if game.potential is not None:
+    if phi_pi is not None:
         V, potential = V[:-1], V[-1]
-    S, A = game.n_states, game.n_joint_actions
-    cont = (game.transition.reshape(S * A, S) @ V.T).reshape(S, A, -1).transpose(2, 0, 1)
-    q = game.rewards + game.gamma * cont
-    local = kernels.local_q(np.ascontiguousarray(q), policy.probs, game.joint_actions)
-    return Evaluation(game, policy, V, q, local, d, potential)
+    V = np.ascontiguousarray(V)
+    local = game.local_q(V, policy)
+    return Evaluation(game, policy, V, None, local, d, potential, system.residual)

@@ -46,6 +46,19 @@ Notes on the text of 001 (PDF conversion)
 
 Dispersion indices: 001, eqs. (7a)-(7e). Alpha-fair utility and welfare: 000
 (alpha-fair HATRL), Section 2.4 and Section 3.1.
+
+Scale and range
+---------------
+Every metric here is either *scale-invariant* (``m(c x) = m(x)`` for ``c > 0``: the five
+dispersion indices, IncRate, ``q_inc``, ``H_inc``, ``q_mag``, ``H_mag``, the subgradient)
+or *scale-equivariant* (``m(c x) = c m(x)``: the mean, the excess ``e`` and ``E``, the MRE
+``H`` and ``H / N``, the identity signal, the equally distributed equivalent; for the
+absolute excess ``tau`` scales with ``x``). Each is therefore computed on
+``x / 2^k`` with ``2^k`` the largest ``|x_i|`` of the allocation rounded to a power of two
+(an exact rescaling), so huge (``1e308``) and tiny (subnormal) allocations get the same
+relative accuracy as ordinary ones. A scale-equivariant result that does not fit in
+float64 (e.g. ``E`` of ``[-1.7e308, 1.7e308]``) raises ``ValueError`` naming the argument;
+no metric returns inf or NaN.
 """
 from __future__ import annotations
 
@@ -67,6 +80,17 @@ EXCESS_KINDS = ("relative", "absolute")
 
 def _index(idx) -> str:
     return "[" + ", ".join(str(int(i)) for i in idx) + "]"
+
+
+def _first(mask: np.ndarray) -> tuple | None:
+    """Index of the first True entry of ``mask`` (``()`` for a 0-d True), or None.
+
+    (``np.argwhere`` of a 0-d array has no rows, so it cannot be used for scalars.)
+    """
+    mask = np.asarray(mask)
+    if not mask.any():
+        return None
+    return tuple(int(i) for i in np.unravel_index(int(np.argmax(mask)), mask.shape))
 
 
 def _outcomes(x, name: str = "x", *, sign: str | None = None) -> np.ndarray:
@@ -92,11 +116,17 @@ def _outcomes(x, name: str = "x", *, sign: str | None = None) -> np.ndarray:
     return arr
 
 
-def _nonnegative_scalar(value, name: str, *, allow_inf: bool = False) -> float:
+def _real_scalar(value, name: str) -> float:
+    if isinstance(value, (str, bytes)) or np.iscomplexobj(value):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
     try:
-        v = float(value)
+        return float(value)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{name} must be a real number, got {value!r}") from exc
+
+
+def _nonnegative_scalar(value, name: str, *, allow_inf: bool = False) -> float:
+    v = _real_scalar(value, name)
     if np.isnan(v) or v < 0 or (np.isinf(v) and not allow_inf):
         expected = "in [0, inf]" if allow_inf else "finite and >= 0"
         raise ValueError(f"{name} is {v}, expected {expected}")
@@ -107,7 +137,62 @@ def _scalar_or_array(a: np.ndarray):
     return a[()] if a.ndim == 0 else a
 
 
+def _rescaled(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(x / 2^k, k)`` per allocation (last axis), ``2^k`` the power of two just above
+    ``max_i |x_i|`` (``k = 0`` for an all-zero allocation); ``k`` has shape ``[..., 1]``.
+
+    Multiplying by a power of two is exact (short of underflow of entries below
+    ``2^-1074`` times the largest, which cannot change any metric), so every metric of a
+    rescaled allocation is bitwise the metric of ``x`` up to its homogeneity.
+    """
+    top = np.max(np.abs(x), axis=-1, keepdims=True)
+    _, k = np.frexp(top)                  # top = m 2^k, m in [0.5, 1): x / 2^(k-1) in [-2, 2)
+    k = np.where(top > 0, k - 1, 0)
+    return np.ldexp(x, -k), k
+
+
+def _unscale(v: np.ndarray, k: np.ndarray, what: str) -> np.ndarray:
+    """``v * 2^k`` for a scale-equivariant quantity; raises if it exceeds float64."""
+    with np.errstate(over="ignore"):
+        out = np.ldexp(v, k)
+    idx = _first(~np.isfinite(out))
+    if idx is not None:
+        v0, k0 = float(v[idx]), int(np.broadcast_to(k, np.shape(v))[idx])
+        exp10 = np.log10(abs(v0)) + k0 * np.log10(2.0)
+        size = f"{np.sign(v0) * 10 ** (exp10 % 1):.4g}e+{int(exp10 // 1)}"
+        raise ValueError(f"{what}{_index(idx) if idx else ''} is about {size}, which "
+                         f"overflows float64; rescale the argument (this quantity is "
+                         f"proportional to its scale)")
+    return out
+
+
 # ------------------------------------------------------------------------------- excess
+
+def _excess_scaled(x, tau, excess: str):
+    """Validated ``(x, e / 2^k, mean / 2^k, k, tau)``: the excess of :func:`band_excess`
+    computed on the rescaled allocation (1-homogeneous: the absolute band's ``tau`` is
+    rescaled with ``x``)."""
+    if excess not in EXCESS_KINDS:
+        raise ValueError(f"excess is {excess!r}, expected one of {EXCESS_KINDS}")
+    x = _outcomes(x)
+    tau = _nonnegative_scalar(tau, "tau")
+    xs, k = _rescaled(x)
+    mean = xs.mean(axis=-1, keepdims=True)
+    if excess == "relative":
+        if tau > 0 and np.any(mean < 0):
+            idx = _first(mean[..., 0] < 0)
+            where = f"x[{', '.join(map(str, idx))}, :]" if idx else "x"
+            value = float(np.ldexp(mean[idx][0], k[idx][0]))
+            raise ValueError(
+                f"mean({where}) is {value:.6g} < 0: the relative band tau * mean "
+                f"has negative width; use excess='absolute' for signed outcomes")
+        with np.errstate(over="ignore"):   # tau * mean > max float: everything in band
+            e = np.maximum(np.abs(xs - mean) - tau * mean, 0.0)
+    else:
+        with np.errstate(over="ignore", under="ignore"):
+            e = np.maximum(xs - mean - np.ldexp(tau, -k), 0.0)
+    return x, e, mean, k, tau
+
 
 def band_excess(x, tau: float = 0.0, *, excess: str = "relative") -> np.ndarray:
     r"""Outside-band excess ``e_tau(x)``, shape ``[..., N]``.
@@ -116,6 +201,9 @@ def band_excess(x, tau: float = 0.0, *, excess: str = "relative") -> np.ndarray:
     a two-sided band of half-width ``tau * x_bar`` around the mean.
     ``excess="absolute"`` (001, Proposition 4): :math:`e_i = [x_i - \bar x - \tau]_+`,
     only the upper side, ``tau`` in the units of ``x``.
+
+    Scale-equivariant: ``e(c x) = c e(x)`` for ``c > 0`` (with ``tau -> c tau`` for the
+    absolute band); computed on a rescaled ``x`` (see the module notes).
 
     Parameters
     ----------
@@ -128,27 +216,13 @@ def band_excess(x, tau: float = 0.0, *, excess: str = "relative") -> np.ndarray:
     Raises
     ------
     ValueError
-        On non-finite or empty ``x``, negative ``tau``, or, for the relative band with
-        ``tau > 0``, an allocation with negative mean (its band would have negative width).
+        On non-finite or empty ``x``, negative ``tau``, for the relative band with
+        ``tau > 0`` an allocation with negative mean (its band would have negative width),
+        whatever the number of axes, or an excess beyond float64 (``|x_i - mean|`` of
+        ``[-1.7e308, 1.7e308, 1.7e308]``).
     """
-    if excess not in EXCESS_KINDS:
-        raise ValueError(f"excess is {excess!r}, expected one of {EXCESS_KINDS}")
-    x = _outcomes(x)
-    tau = _nonnegative_scalar(tau, "tau")
-    mean = x.mean(axis=-1, keepdims=True)
-    if excess == "relative":
-        if tau > 0:
-            bad = np.argwhere(mean[..., 0] < 0)
-            if bad.size:
-                idx = tuple(bad[0])
-                where = f"x[{', '.join(map(str, idx))}, :]" if idx else "x"
-                raise ValueError(
-                    f"mean({where}) is {mean[idx][0]:.6g} < 0: the relative band tau * mean "
-                    f"has negative width; use excess='absolute' for signed outcomes")
-        return np.maximum(np.abs(x - mean) - tau * mean, 0.0)
-    return np.maximum(x - mean - tau, 0.0)
-
-
+    _, e, _, k, _ = _excess_scaled(x, tau, excess)
+    return _unscale(e, k, "x: the excess e")
 def _tv_to_uniform(q: np.ndarray) -> np.ndarray:
     return 0.5 * np.abs(q - 1.0 / q.shape[-1]).sum(axis=-1)
 
@@ -157,9 +231,15 @@ def mre_of_excess(e) -> np.ndarray:
     r"""MRE as a function of the excess vector: :math:`\mathcal H(e) = \frac12\sum_i |e_i - \bar e|`.
 
     001, Sec. 3.2.3 and Propositions 1-2 (any real ``e``; ``Eu = \bar e \mathbf 1``).
+    Scale-equivariant; computed on a rescaled ``e``.
     """
-    e = _outcomes(e, "e")
-    return _scalar_or_array(0.5 * np.abs(e - e.mean(axis=-1, keepdims=True)).sum(axis=-1))
+    es, k = _rescaled(_outcomes(e, "e"))
+    return _scalar_or_array(_unscale(_half_mad(es), k[..., 0], "e: MRE(e)"))
+
+
+def _half_mad(e: np.ndarray) -> np.ndarray:
+    """``1/2 sum_i |e_i - mean(e)|`` over the last axis."""
+    return 0.5 * np.abs(e - e.mean(axis=-1, keepdims=True)).sum(axis=-1)
 
 
 def mre_subgradient(e, *, tie: float = 0.0) -> np.ndarray:
@@ -167,10 +247,10 @@ def mre_subgradient(e, *, tie: float = 0.0) -> np.ndarray:
 
     :math:`g_i = \frac12(\sigma_i - \bar\sigma)` with :math:`\sigma_i = \operatorname{sign}
     (e_i - \bar e)` and :math:`\sigma_i =` ``tie`` (any value in [-1, 1]) where
-    :math:`e_i = \bar e` exactly.
+    :math:`e_i = \bar e` exactly. Scale-invariant; computed on a rescaled ``e``.
     """
-    e = _outcomes(e, "e")
-    tie = float(tie)
+    e, _ = _rescaled(_outcomes(e, "e"))
+    tie = _real_scalar(tie, "tie")
     if not -1.0 <= tie <= 1.0:
         raise ValueError(f"tie is {tie}, expected a value in [-1, 1]")
     d = e - e.mean(axis=-1, keepdims=True)
@@ -267,26 +347,32 @@ def equity_report(x, tau: float = 0.0, *, excess: str = "relative",
     * mean 0 with the relative band: the band has width 0 and ``e_i = |x_i|``; a negative
       mean with ``tau > 0`` raises (see :func:`band_excess`).
     * ``N = 1``: everything is 0 (``1 - 1/N = 0``).
+
+    Scale: ``mean``, ``excess``, ``total_excess``, ``mre``, ``mre_normalized`` and
+    ``identity_signal`` are scale-equivariant, the rest scale-invariant (module notes);
+    ``ValueError`` (naming ``x``) when an equivariant one exceeds float64.
     """
-    x = _outcomes(x)
-    tau = _nonnegative_scalar(tau, "tau")
+    x, es, mean, k, tau = _excess_scaled(x, tau, excess)
     flag_tol = _nonnegative_scalar(flag_tol, "flag_tol")
     n = x.shape[-1]
-    e = band_excess(x, tau, excess=excess)
-    total = e.sum(axis=-1)
+    # e and E are 1-homogeneous: computed on x / 2^k, then scaled back (raising if they
+    # exceed float64); q_inc, q_mag and the H's are scale-invariant.
+    e = _unscale(es, k, "x: the excess e")
+    total_s = es.sum(axis=-1)
+    total = _unscale(total_s, k[..., 0], "x: the total excess E")
     flagged = e > flag_tol
     count = flagged.sum(axis=-1)
     uniform = np.full_like(e, 1.0 / n)
     some = (count > 0)[..., None]
     q_inc = np.where(some, flagged / np.maximum(count, 1)[..., None], uniform)
-    positive = (total > 0)[..., None]
-    q_mag = np.where(positive, e / np.where(positive, total[..., None], 1.0), uniform)
-    h = 0.5 * np.abs(e - total[..., None] / n).sum(axis=-1)
+    positive = (total_s > 0)[..., None]
+    q_mag = np.where(positive, es / np.where(positive, total_s[..., None], 1.0), uniform)
+    h = _unscale(_half_mad(es), k[..., 0], "x: the MRE H")
     signal = np.where(flagged, e, 0.0) / np.maximum(count, 1)[..., None]
     s = _scalar_or_array
     return EquityReport(
-        x=x, tau=tau, excess_kind=excess, mean=s(x.mean(axis=-1)), excess=e,
-        total_excess=s(total), flagged=flagged, incidence_rate=s(count / n),
+        x=x, tau=tau, excess_kind=excess, mean=s(np.ldexp(mean[..., 0], k[..., 0])),
+        excess=e, total_excess=s(total), flagged=flagged, incidence_rate=s(count / n),
         q_inc=q_inc, h_inc=s(_tv_to_uniform(q_inc)), q_mag=q_mag,
         h_mag=s(_tv_to_uniform(q_mag)), mre=s(h), mre_normalized=s(h / n),
         identity_signal=signal)
@@ -296,16 +382,23 @@ def mre(x, tau: float = 0.0, *, excess: str = "relative", normalized: bool = Fal
     r"""Minimum Reallocation of Excess :math:`\mathcal H_\tau(x) = \frac12\|e_\tau(x) - Eu\|_1`.
 
     001, Sec. 3.2.3; ``normalized=True`` gives :math:`\overline{\mathcal H} = \mathcal H/N`.
-    See :func:`equity_report` for the parameters and degenerate cases.
+    See :func:`equity_report` for the parameters and degenerate cases. Scale-equivariant
+    (``tau`` scaled too for the absolute band); computed on a rescaled ``x``, so it is
+    finite whenever ``H`` fits in float64, even where the excess itself does not.
     """
-    h = mre_of_excess(band_excess(x, tau, excess=excess))
-    return h / np.shape(x)[-1] if normalized else h
+    x, es, _, k, _ = _excess_scaled(x, tau, excess)
+    h = _half_mad(es)
+    if normalized:
+        h = h / x.shape[-1]
+    return _scalar_or_array(_unscale(h, k[..., 0], "x: the MRE H"))
 
 
 # ------------------------------------------------------------------ dispersion (eq. 7)
 
 def _ratios(x: np.ndarray):
-    """``(x / mean, mean, zero)`` with the all-zero allocations marked and given ratio 1."""
+    """``(x / mean, mean / 2^k, zero)`` with the all-zero allocations marked and given
+    ratio 1; the mean is taken of the rescaled allocation (no overflow)."""
+    x, _ = _rescaled(x)
     mean = x.mean(axis=-1)
     zero = mean == 0
     return x / np.where(zero, 1.0, mean)[..., None] + zero[..., None], mean, zero
@@ -352,9 +445,12 @@ def _power_mean(x: np.ndarray, p: float) -> np.ndarray:
     """Power mean ``(mean x^p)^(1/p)`` of nonnegative x along the last axis, overflow-safe.
 
     ``p = 0``: geometric mean; ``p = -inf``: minimum; ``p < 0`` with a zero entry: 0.
+    The mean (``p = 1``) is taken of ``x / 2^k`` and scaled back (it lies in
+    ``[min, max]``); the other branches work with ``log x`` and cannot overflow.
     """
     if p == 1.0:
-        return x.mean(axis=-1)
+        xs, k = _rescaled(x)
+        return np.ldexp(xs.mean(axis=-1), k[..., 0])
     if p == -np.inf:
         return x.min(axis=-1)
     has_zero = (x == 0).any(axis=-1)
@@ -365,7 +461,8 @@ def _power_mean(x: np.ndarray, p: float) -> np.ndarray:
     if p < 0:
         logx = np.where(has_zero[..., None], 0.0, logx)
     n = x.shape[-1]
-    value = np.exp((logsumexp(p * logx, axis=-1) - np.log(n)) / p)
+    with np.errstate(over="ignore"):   # |p log x| > max float: the min / max limit
+        value = np.exp((logsumexp(p * logx, axis=-1) - np.log(n)) / p)
     return np.where(has_zero, 0.0, value) if p < 0 else value
 
 
@@ -397,10 +494,10 @@ def _alpha_fair_domain(x, alpha: float) -> np.ndarray:
 
 
 def _finite_or_raise(value: np.ndarray, what: str, alpha: float) -> np.ndarray:
-    bad = np.argwhere(~np.isfinite(value))
-    if bad.size:
-        idx = tuple(bad[0])
-        raise ValueError(f"{what}{_index(idx)} overflows float64 at alpha={alpha}; compare "
+    idx = _first(~np.isfinite(value))
+    if idx is not None:
+        raise ValueError(f"{what}{_index(idx) if idx else ''} overflows float64 at "
+                         f"alpha={alpha}; compare "
                          f"allocations with equally_distributed_equivalent(x, alpha) instead")
     return value
 
@@ -461,7 +558,9 @@ def alpha_fair_welfare(x, alpha: float, *, centered: bool = False):
     if np.isinf(alpha):
         return _scalar_or_array(x.min(axis=-1))
     u = np.asarray(alpha_fair_utility(x, alpha, centered=centered))
-    return _scalar_or_array(_finite_or_raise(u.sum(axis=-1), "W_alpha(x)", alpha))
+    with np.errstate(over="ignore"):
+        w = u.sum(axis=-1)
+    return _scalar_or_array(_finite_or_raise(w, "W_alpha(x)", alpha))
 
 
 def equally_distributed_equivalent(x, alpha: float):

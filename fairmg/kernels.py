@@ -11,7 +11,8 @@ import numpy as np
 from numba import njit
 
 __all__ = ["rows_are_distributions", "joint_probs", "policy_transition", "policy_rewards", "agent_mdp",
-           "local_q", "greedy_update", "best_response_value"]
+           "local_q", "greedy_update", "best_response_value", "factored_contract",
+           "factored_rmatvec", "factored_dense"]
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
@@ -200,3 +201,179 @@ def best_response_value(P, r, probs, ja, agent, M, n_actions, gamma, mu, init, t
         if changed == 0:
             return v @ mu, it, True
     return v @ mu, max_iter, False
+
+
+# -- factored games: per-agent local transitions, never a joint tensor --------------------
+@njit(cache=True)
+def factored_contract(M, V, n_local, m_out, out_size):
+    r"""Contract each value vector with one local matrix per agent, state by state.
+
+    For every value row k and state s, view ``V[k]`` as a tensor over the local next
+    states :math:`(s'_1, ..., s'_N)` and contract agent j's axis with the matrix
+    ``M[j, s, :m_out[j], :n_local[j]]``:
+
+    .. math:: \text{out}[k, s, b_{K}] = \sum_{s'} \prod_{j} M_j(s)[b_j, s'_j]\, V_k(s'),
+
+    where ``b_j`` ranges over ``m_out[j]`` rows (the kept agents' actions; 1 row for the
+    others, whose matrix is then their policy-averaged local transition). Output axes:
+    the kept agents' rows in agent order, flattened (C order), size ``out_size``.
+    Cost per (k, s): :math:`\sum_j \prod_{l<j} n_l \cdot n_j m_j \prod_{l>j} m_l`.
+    """
+    K, S = V.shape
+    N = n_local.shape[0]
+    out = np.empty((K, S, out_size))
+    big = S
+    size = S
+    for j in range(N - 1, -1, -1):
+        size = size // n_local[j] * m_out[j]
+        big = max(big, size)
+    cur = np.empty(big)
+    nxt = np.empty(big)
+    for k in range(K):
+        for s in range(S):
+            for t in range(S):
+                cur[t] = V[k, t]
+            pre = S
+            post = 1
+            for j in range(N - 1, -1, -1):
+                mid = n_local[j]
+                pre = pre // mid
+                m = m_out[j]
+                if m == 1 and post == 1:       # the common case: a plain weighted sum
+                    for p in range(pre):
+                        acc = 0.0
+                        for x in range(mid):
+                            acc += M[j, s, 0, x] * cur[p * mid + x]
+                        nxt[p] = acc
+                    cur, nxt = nxt, cur
+                    continue
+                for p in range(pre):
+                    for b in range(m):
+                        for q in range(post):
+                            acc = 0.0
+                            for x in range(mid):
+                                acc += M[j, s, b, x] * cur[(p * mid + x) * post + q]
+                            nxt[(p * m + b) * post + q] = acc
+                post = post * m
+                cur, nxt = nxt, cur
+            for t in range(out_size):
+                out[k, s, t] = cur[t]
+    return out
+
+
+@njit(cache=True)
+def _kron_row(M, s, n_local, row):
+    """row[:S] = kron(M[0, s, 0, :n_0], ..., M[N-1, s, 0, :n_{N-1}]) built in place."""
+    N = n_local.shape[0]
+    size = 1
+    row[0] = 1.0
+    for j in range(N):
+        n = n_local[j]
+        for p in range(size - 1, -1, -1):
+            base = row[p]
+            for x in range(n - 1, -1, -1):
+                row[p * n + x] = base * M[j, s, 0, x]
+        size *= n
+    return size
+
+
+@njit(cache=True)
+def factored_rmatvec(M, n_local, y):
+    r""":math:`P^\top y` for :math:`P(s'|s) = \prod_j M_j(s)[0, s'_j]`, shape (S,)."""
+    S = y.shape[0]
+    out = np.zeros(S)
+    row = np.empty(S)
+    for s in range(S):
+        w = y[s]
+        if w != 0.0:
+            _kron_row(M, s, n_local, row)
+            for t in range(S):
+                out[t] += w * row[t]
+    return out
+
+
+@njit(cache=True)
+def factored_dense(M, n_local):
+    r""":math:`P(s'|s) = \prod_j M_j(s)[0, s'_j]` as a dense (S, S) array, in O(S^2)."""
+    S = M.shape[1]
+    out = np.empty((S, S))
+    row = np.empty(S)
+    for s in range(S):
+        _kron_row(M, s, n_local, row)
+        for t in range(S):
+            out[s, t] = row[t]
+    return out
+
+
+# -- batches of policies of one dense game, in lockstep -----------------------------------
+@njit(cache=True)
+def batch_evaluate(P, R, phi, probs, ja, gamma, mu):
+    r"""Exact evaluation of B product policies ``probs[b]`` of one dense game.
+
+    For each b: the joint policy (:func:`joint_probs`), :math:`P_\pi`
+    (:func:`policy_transition`), one solve of :math:`(I - \gamma P_\pi) X = [r^1_\pi, ...,
+    r^N_\pi, \phi_\pi]` and one of the transposed system for the unnormalized visitation,
+    then every agent's local Q (:func:`local_q`). ``phi`` has shape (0, A) or (S, A)
+    (a potential). Returns ``values (B, N, S)``, ``potential (B, S)`` (zeros without a
+    potential), ``local_qs (B, N, S, M)`` and ``visitation (B, S)``.
+    """
+    B, N, S, M = probs.shape
+    A = P.shape[1]
+    K = N + (1 if phi.shape[0] > 0 else 0)
+    Rk = np.empty((K, S, A))
+    Rk[:N] = R
+    if K > N:
+        Rk[N] = phi
+    values = np.empty((B, N, S))
+    potential = np.zeros((B, S))
+    local = np.empty((B, N, S, M))
+    visit = np.empty((B, S))
+    flat = P.reshape(S * A, S)
+    for b in range(B):
+        pij = joint_probs(probs[b], ja)
+        lhs = -gamma * policy_transition(P, pij)
+        for s in range(S):
+            lhs[s, s] += 1.0
+        rhs = np.ascontiguousarray(policy_rewards(Rk, pij).T)
+        X = np.linalg.solve(lhs, rhs)
+        visit[b] = np.linalg.solve(np.ascontiguousarray(lhs.T), mu)
+        for i in range(N):
+            for s in range(S):
+                values[b, i, s] = X[s, i]
+        if K > N:
+            for s in range(S):
+                potential[b, s] = X[s, N]
+        cont = flat @ np.ascontiguousarray(X[:, :N])          # (S*A, N)
+        q = np.empty((N, S, A))
+        for i in range(N):
+            for s in range(S):
+                for a in range(A):
+                    q[i, s, a] = R[i, s, a] + gamma * cont[s * A + a, i]
+        local[b] = local_q(q, probs[b], ja)
+    return values, potential, local, visit
+
+
+@njit(cache=True)
+def batch_best_values(P, R, probs, ja, sizes, gamma, mu, local, tol, max_iter):
+    """max over agent i's policies of V^i(mu), others fixed, for every b and i: (B, N).
+
+    :func:`best_response_value` warm-started at the greedy action of the local Q. Raises
+    if policy iteration hits ``max_iter``.
+    """
+    B, N, S, M = probs.shape
+    out = np.empty((B, N))
+    for b in range(B):
+        for i in range(N):
+            init = np.empty(S, dtype=np.int64)
+            for s in range(S):
+                best = 0
+                for a in range(1, sizes[i]):
+                    if local[b, i, s, a] > local[b, i, s, best]:
+                        best = a
+                init[s] = best
+            v, its, ok = best_response_value(P, R[i], probs[b], ja, i, M, sizes[i], gamma,
+                                             mu, init, tol, max_iter)
+            if not ok:
+                raise RuntimeError("best-response policy iteration did not converge")
+            out[b, i] = v
+    return out

@@ -4,29 +4,138 @@
 shrunk counterexample of each refutation; it exits 1 only when a claim errors (or a claim
 module fails to import), never because a claim is refuted or inconclusive. ``table``
 writes the status table (``CLAIMS.md``), merging the hand-kept notes of
-``proofs_check/claim_notes.md``.
+``proofs_check/claim_notes.md``; it checks that ``--out`` can be written before running.
+
+Progress (stderr): the expected duration first (from the per-example times recorded in
+``CLAIMS.md``), then, on a terminal, one bar per claim counting its examples; elsewhere
+only the row of each finished claim. Usage errors (an unknown claim or paper, a bad flag
+value, an output path that cannot be written) exit 2 naming the flag; Ctrl-C exits 130.
 """
 from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import difflib
 import json
+import os
 import re
 import sys
 import time
 from pathlib import Path
 
-from .core import Claim, all_claims, get_claim, load_claims, load_errors
+from .core import REGISTRY, Claim, all_claims, load_claims, load_errors
 from .runner import PROFILES, Report, check_claim
 
 NOTES_FILE = Path(__file__).with_name("claim_notes.md")
+#: Seconds between redraws of a claim's progress bar.
+BAR_MININTERVAL = 0.1
+#: The generated status table whose per-claim times give the expected duration of a run.
+TIMES_FILE = Path(__file__).resolve().parent.parent / "CLAIMS.md"
+
+
+def _usage_error(args, message: str):
+    """Exit 2 with ``message`` and the usage of the sub-command (``parser.error``)."""
+    args.parser.error(message)
 
 
 def _select(args) -> list[Claim]:
+    """The claims named by ``--claim`` / ``--paper`` (all by default); an unknown claim
+    or a paper with no claim is a usage error that lists what exists."""
     load_claims()
     if args.claim:
-        return [get_claim(c) for c in args.claim]
-    return all_claims(paper=args.paper)
+        unknown = [c for c in args.claim if c not in REGISTRY]
+        for c in unknown:
+            close = difflib.get_close_matches(c, sorted(REGISTRY), n=3, cutoff=0.6)
+            if not close:   # a typo in the name part only: match within the group
+                group = c.split("/")[0]
+                close = [k for k in sorted(REGISTRY) if k.startswith(group + "/")][:3]
+            groups = sorted({k.split("/")[0] for k in REGISTRY})
+            hint = (f"did you mean {', '.join(close)}?" if close else
+                    f"the groups are {', '.join(groups)}; `python -m proofs_check list` "
+                    f"lists every claim")
+            _usage_error(args, f"--claim: unknown claim {c!r}; {hint}")
+        return [REGISTRY[c] for c in args.claim]
+    claims = all_claims(paper=args.paper)
+    if args.paper and not claims:
+        everything = all_claims()
+        groups = sorted({c.group for c in everything})
+        papers = sorted({c.paper for c in everything})
+        _usage_error(args, f"--paper {args.paper!r} matches no claim; give a claim group "
+                           f"({', '.join(groups)}) or a paper file ({', '.join(papers)})")
+    return claims
+
+
+def _budget(c: Claim, args) -> int:
+    """Examples the run asks of claim ``c`` (``--examples``, else the profile's)."""
+    if args.examples is not None:
+        return args.examples
+    return c.budget(args.profile, PROFILES[args.profile].max_examples)
+
+
+def recorded_times(path: Path = TIMES_FILE) -> dict[str, tuple[str, int, float]]:
+    """``{claim id: (status, examples, seconds)}`` from the table of a generated
+    ``CLAIMS.md`` (empty if there is none)."""
+    try:
+        text = path.read_text()
+    except OSError:
+        return {}
+    out = {}
+    row = re.compile(r"^\| `([^`]+)` \|[^|]*\| \*\*(\w+)\*\* \| (\d+) \| \d+ \|[^|]*\| "
+                     r"([\d.]+) \|", re.M)
+    for m in row.finditer(text):
+        out[m.group(1)] = (m.group(2), int(m.group(3)), float(m.group(4)))
+    return out
+
+
+def expected_seconds(claims, budgets, times) -> tuple[float, list[str]]:
+    """Expected duration of checking ``claims`` with ``budgets`` examples each, from the
+    recorded ``times``: a claim refuted before stops early and costs its recorded time, a
+    verified one costs its time per example times the budget. Returns the total and the
+    ids with no recorded time."""
+    total, missing = 0.0, []
+    for c, n in zip(claims, budgets):
+        rec = times.get(c.id)
+        if rec is None:
+            missing.append(c.id)
+            continue
+        status, examples, seconds = rec
+        if status in ("refuted", "error"):
+            total += seconds
+        else:
+            total += seconds / max(1, examples) * n
+    return total, missing
+
+
+def _format_duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _announce(claims, args, stream) -> None:
+    """Print the expected duration of the run before it starts."""
+    budgets = [_budget(c, args) for c in claims]
+    head = (f"checking {len(claims)} claim{'s' if len(claims) != 1 else ''} "
+            f"({args.profile} profile, up to {max(budgets, default=0)} examples each)")
+    times = recorded_times()
+    if not times:
+        print(f"{head}; no expected duration ({TIMES_FILE.name} with per-claim times not "
+              f"found)", file=stream, flush=True)
+        return
+    total, missing = expected_seconds(claims, budgets, times)
+    extra = (f"; {len(missing)} claim{'s' if len(missing) != 1 else ''} with no recorded "
+             f"time not counted" if missing else "")
+    print(f"{head}; expected about {_format_duration(total)} (from the per-example times "
+          f"in {TIMES_FILE.name}{extra})", file=stream, flush=True)
+
+
+def _is_tty(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
 
 
 def _fmt_slack(x) -> str:
@@ -38,14 +147,53 @@ def _row(rep: Report) -> str:
             f"{_fmt_slack(rep.worst_slack):>10} {rep.time_s:>7.1f}  {rep.claim_id}")
 
 
-def _run_all(claims, args, stream=sys.stdout) -> list[Report]:
+def _run_all(claims, args, stream=None) -> list[Report]:
+    """Check ``claims`` in turn, printing each row as it finishes (to ``stream``).
+
+    On a terminal, a bar on stderr counts the examples of the claim being checked. Ctrl-C
+    prints how many claims finished and exits 130 (``table`` then writes nothing).
+    """
+    stream = sys.stdout if stream is None else stream
     reports = []
+    if args.progress:
+        _announce(claims, args, sys.stderr)
     if not args.json:
         print(f"{'status':<12} {'exs':>5} {'filt':>6} {'worst slack':>10} {'time s':>7}  "
-              f"claim", file=stream)
-    for c in claims:
-        rep = check_claim(c, max_examples=args.examples, seed=args.seed,
-                          profile=args.profile)
+              f"claim", file=stream, flush=True)
+    show_bar = args.progress and _is_tty(sys.stderr)
+    for k, c in enumerate(claims):
+        bar, hook = None, None
+        if show_bar:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=_budget(c, args), desc=f"[{k + 1}/{len(claims)}] {c.id}",
+                       unit="ex", file=sys.stderr, leave=False,
+                       mininterval=BAR_MININTERVAL)
+
+            def hook(run, filtered, shrinking, bar=bar):
+                if shrinking:   # no estimate: shrinking takes as long as it takes
+                    if not getattr(bar, "_shrinking", False):
+                        bar._shrinking = True
+                        bar.bar_format = ("{desc}: refuted after {n} examples; shrinking "
+                                          "the counterexample [{elapsed}]")
+                        bar.refresh()
+                    else:
+                        bar.update(0)
+                    return
+                if filtered:
+                    bar.set_postfix_str(f"{filtered} filtered", refresh=False)
+                bar.update(min(run, bar.total) - bar.n)
+        try:
+            rep = check_claim(c, max_examples=args.examples, seed=args.seed,
+                              profile=args.profile, on_example=hook)
+        except KeyboardInterrupt:
+            if bar is not None:
+                bar.close()
+            print(f"proofs_check: interrupted while checking {c.id}; {len(reports)} of "
+                  f"{len(claims)} claims finished (rows above)", file=sys.stderr, flush=True)
+            raise SystemExit(130) from None
+        if bar is not None:
+            bar.close()
         reports.append(rep)
         if not args.json:
             print(_row(rep), file=stream, flush=True)
@@ -147,43 +295,99 @@ def render_table(reports: list[Report], notes: dict[str, str], *, profile: str,
     return "\n".join(lines).rstrip() + "\n"
 
 
+def check_writable(args, path: Path, flag: str = "--out") -> None:
+    """Usage error (exit 2) unless a file can be written at ``path``: checked before the
+    claims run, so that a bad path costs nothing. An existing file is not modified."""
+    if path.is_dir():
+        _usage_error(args, f"{flag} {path}: is a folder; give a file name")
+    parent = path.parent
+    if not parent.is_dir():
+        _usage_error(args, f"{flag} {path}: the folder {parent} does not exist")
+    existed = path.exists()
+    try:
+        with open(path, "a"):
+            pass
+    except OSError as exc:
+        _usage_error(args, f"{flag} {path}: cannot write there ({exc.strerror or exc})")
+    if not existed:
+        path.unlink(missing_ok=True)
+
+
 def cmd_table(args) -> int:
     t0 = time.perf_counter()
+    out = Path(args.out)
+    check_writable(args, out)
     claims = _select(args)
     reports = _run_all(claims, args, stream=sys.stderr)
     notes_path = Path(args.notes)
     notes = parse_notes(notes_path.read_text()) if notes_path.exists() else {}
     text = render_table(reports, notes, profile=args.profile, seed=args.seed,
                         total_s=time.perf_counter() - t0, errors=load_errors())
-    Path(args.out).write_text(text)
-    print(f"wrote {args.out}", file=sys.stderr)
+    try:
+        out.write_text(text)
+    except OSError as exc:   # checked at the start; the folder may have gone since
+        fallback = Path.cwd() / f"CLAIMS-{os.getpid()}.md"
+        fallback.write_text(text)
+        print(f"proofs_check: error: --out {out}: cannot write ({exc.strerror or exc}); "
+              f"the table is in {fallback}", file=sys.stderr)
+        return 2
+    print(f"wrote {out}", file=sys.stderr)
     return 1 if load_errors() or any(r.status == "error" for r in reports) else 0
 
 
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (the error names the flag)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0 (the error names the flag)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got "
+                                         f"{text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """The ``python -m proofs_check`` argument parser."""
     p = argparse.ArgumentParser(prog="python -m proofs_check",
                                 description="Property-based checks of the papers' claims.")
     sub = p.add_subparsers(dest="cmd", required=True)
 
     def common(q, run=True):
-        q.add_argument("--paper", help="id prefix (mpg_pg) or paper file")
+        q.add_argument("--paper", help="claim group (mpg_pg) or paper file")
         q.add_argument("--claim", action="append", help="claim id (repeatable)")
         q.add_argument("--json", action="store_true", help="JSON output")
+        q.set_defaults(parser=q)
         if run:
-            q.add_argument("--examples", type=int, help="examples per claim")
-            q.add_argument("--seed", type=int, help="hypothesis seed")
+            q.add_argument("--examples", type=positive_int,
+                           help="examples per claim (default: the profile's)")
+            q.add_argument("--seed", type=non_negative_int, help="hypothesis seed")
             q.add_argument("--profile", default="ci", choices=sorted(PROFILES))
+            q.add_argument("--no-progress", dest="progress", action="store_false",
+                           help="no expected duration, no progress bar")
 
     common(sub.add_parser("list", help="list the registered claims"), run=False)
     common(sub.add_parser("run", help="check claims; one row per claim"))
     t = sub.add_parser("table", help="run and write the status table (CLAIMS.md)")
     common(t)
-    t.add_argument("--out", default="CLAIMS.md")
+    t.add_argument("--out", default="CLAIMS.md", help="the file to write (checked first)")
     t.add_argument("--notes", default=str(NOTES_FILE), help="hand-kept notes (markdown)")
     t.set_defaults(profile="thorough")
     return p
 
 
 def main(argv=None) -> int:
+    """Entry point of ``python -m proofs_check``; returns the exit status."""
     args = build_parser().parse_args(argv)
     return {"list": cmd_list, "run": cmd_run, "table": cmd_table}[args.cmd](args)

@@ -308,6 +308,7 @@ class Claim:
     notes: str = ""
     module: str = ""
     examples: Any = ()
+    expected: str | None = None
 
     @property
     def group(self) -> str:
@@ -354,6 +355,8 @@ class Claim:
 
 #: Every registered claim by id.
 REGISTRY: dict[str, Claim] = {}
+#: The statuses a claim may be registered as expecting (``claim(..., expected=...)``).
+EXPECTED_STATUSES = ("verified", "refuted", "inconclusive")
 _LOAD_ERRORS: dict[str, str] = {}
 _LOADED = False
 
@@ -361,7 +364,7 @@ _LOADED = False
 def claim(id: str, *, strategy, paper: str = "unpublished", section: str = "",
           statement: str | None = None, assumptions=(), atol: float = DEFAULT_ATOL,
           rtol: float = DEFAULT_RTOL, tolerance: str = "", max_examples=None,
-          min_examples: float = 0.5, notes: str = "", examples=()):
+          min_examples: float = 0.5, notes: str = "", examples=(), expected: str | None = None):
     """Register the decorated check as a :class:`Claim` and return the claim.
 
     Parameters
@@ -392,11 +395,17 @@ def claim(id: str, *, strategy, paper: str = "unpublished", section: str = "",
         Instances always checked first (``hypothesis.example``), before the drawn ones:
         known hard cases, e.g. a counterexample found by hand that the search rarely
         reaches. They are not shrunk; a report whose counterexample is one says so.
+    expected : {"verified", "refuted", "inconclusive"}, optional
+        The status the checker is expected to report (:data:`EXPECTED_STATUSES`); the
+        tests pin it, and ``tests/test_claims_md.py`` fails when ``CLAIMS.md`` disagrees.
 
     Re-registering an id from the same function (a re-run notebook cell) replaces it; a
     different function under an existing id raises ``ValueError``.
     """
     assumptions = (assumptions,) if isinstance(assumptions, str) else tuple(assumptions)
+    if expected is not None and expected not in EXPECTED_STATUSES:
+        raise ValueError(f"expected must be one of {EXPECTED_STATUSES} or None, got "
+                         f"{expected!r}")
 
     def wrap(func) -> Claim:
         doc = (func.__doc__ or "").strip().split("\n\n")[0]
@@ -405,7 +414,7 @@ def claim(id: str, *, strategy, paper: str = "unpublished", section: str = "",
                   atol=float(atol), rtol=float(rtol), tolerance=tolerance,
                   max_examples=max_examples, min_examples=float(min_examples),
                   notes=notes, module=getattr(func, "__module__", "") or "",
-                  examples=examples)
+                  examples=examples, expected=expected)
         old = REGISTRY.get(id)
         if old is not None and getattr(old.check, "__qualname__", None) != func.__qualname__:
             raise ValueError(f"claim id {id!r} is already registered by "

@@ -28,7 +28,7 @@ import fairmg as fm
 from fairmg.equilibrium import solve_mdp
 from fairmg.dynamics.pg import log_barrier_gradient
 from fairmg.dynamics.pg import policy_gradient as _policy_gradient
-from fairmg.evaluate import Evaluation, policy_values
+from fairmg.evaluate import Evaluation
 
 __all__ = ["extreme_values", "potential_range", "visitation_extremes",
            "distribution_mismatch", "policy_gradient", "value_of_reward", "potential_q",
@@ -45,7 +45,8 @@ VISIT_FLOOR = 1e-9
 def extreme_values(game: fm.MarkovGame, reward: np.ndarray, maximize: bool = True):
     """max (or min) over all policies of the value of ``reward[s, a]`` from every state."""
     sign = 1.0 if maximize else -1.0
-    sol = solve_mdp(game.transition, sign * np.asarray(reward, np.float64), game.gamma)
+    P, r = game.joint_mdp(sign * np.asarray(reward, np.float64))
+    sol = solve_mdp(P, r, game.gamma)
     if not sol.converged:
         raise RuntimeError(f"policy iteration did not converge (residual {sol.residual})")
     return sign * sol.values
@@ -54,7 +55,7 @@ def extreme_values(game: fm.MarkovGame, reward: np.ndarray, maximize: bool = Tru
 def potential_range(game: fm.MarkovGame, phi=None) -> tuple[float, float]:
     r""":math:`(\Phi_{\min}, \Phi_{\max})` of 002 Assumption 2.3: the extremes of
     :math:`\Phi_\pi(s)` over every policy and state (exact)."""
-    phi = game.potential if phi is None else np.asarray(phi, np.float64)
+    phi = game.joint_potential() if phi is None else np.asarray(phi, np.float64)
     if phi is None:
         raise ValueError(f"{game!r} carries no potential; pass phi")
     return (float(extreme_values(game, phi, False).min()),
@@ -95,16 +96,15 @@ def policy_gradient(game: fm.MarkovGame, theta: np.ndarray) -> tuple[np.ndarray,
 
 def value_of_reward(game: fm.MarkovGame, reward: np.ndarray, policy: fm.ProductPolicy):
     """Values V(s) of an arbitrary reward ``reward[s, a]`` under ``policy``, shape (S,)."""
-    pij = policy.joint_probs()
-    r_pi = np.einsum("sa,sa->s", pij, reward)[None]
-    V, _ = policy_values(game.policy_transition(policy), r_pi, game.gamma, game.initial)
-    return V[0]
+    r_pi = fm.marginals.marginalize(np.asarray(reward, np.float64), policy.probs,
+                                    game.action_sizes, ())
+    return game.policy_system(policy).solve(r_pi[None])[0]
 
 
 def potential_q(game: fm.MarkovGame, ev: Evaluation) -> np.ndarray:
     r""":math:`Q_\phi(s, a) = \phi(s, a) + \gamma\sum_{s'} P(s'|s,a)\Phi_\pi(s')`, (S, A)."""
-    return game.potential + game.gamma * np.einsum("sat,t->sa", game.transition,
-                                                   ev.potential_values)
+    return game.joint_potential() + game.gamma * game.joint_continuation(
+        ev.potential_values[None])[0]
 
 
 def fd_gradient(f, theta: np.ndarray, mask: np.ndarray, h: float) -> np.ndarray:
@@ -136,7 +136,7 @@ def mpg_violation(game: fm.MarkovGame, phi: np.ndarray, policy: fm.ProductPolicy
     then :math:`\pi^i` has value :math:`Q_W(s,b) = W(s)`). Returns
     :math:`\max_{s,b}|Q^i_W(s,b) - W(s)|` (0 for an MPG), exact for this :math:`\pi^{-i}`.
     """
-    w = game.rewards[agent] - np.asarray(phi, np.float64)
+    w = game.joint_rewards()[agent] - np.asarray(phi, np.float64)
     W = value_of_reward(game, w, policy)
     P_i, w_i = game.agent_mdp(policy, agent, reward=w)
     Q = w_i + game.gamma * np.einsum("sbt,t->sb", P_i, W)
@@ -169,14 +169,14 @@ def is_markov_potential(game: fm.MarkovGame, phi=None, *, samples: int = 32, rng
 
     ``tol`` is relative to ``max(1, max|r|, max|phi|) / (1 - gamma)``.
     """
-    phi = game.potential if phi is None else np.asarray(phi, np.float64)
+    phi = game.joint_potential() if phi is None else np.asarray(phi, np.float64)
     if phi is None:
         raise ValueError(f"{game!r} carries no potential; pass phi")
     if phi.shape != (game.n_states, game.n_joint_actions):
         raise ValueError(f"phi must have shape {(game.n_states, game.n_joint_actions)}, "
                          f"got {phi.shape}")
     rng = np.random.default_rng(rng)
-    scale = max(1.0, np.abs(game.rewards).max(), np.abs(phi).max()) / (1 - game.gamma)
+    scale = max(1.0, game.max_abs_reward, np.abs(phi).max()) / (1 - game.gamma)
     pols = []
     n_det = int(np.prod([a ** game.n_states for a in game.action_sizes]))
     if n_det <= samples:
@@ -215,7 +215,7 @@ def deviation_index(game: fm.MarkovGame) -> np.ndarray:
 def _deviation_sums(game: fm.MarkovGame) -> tuple[np.ndarray, np.ndarray]:
     """``num[s, a, b] = sum_i r^i(s, b_i, a_{-i})`` and ``tot[s, a] = sum_i r^i(s, a)``."""
     dev = deviation_index(game)
-    R = game.rewards
+    R = game.joint_rewards()
     num = sum(R[i][:, dev[i]] for i in range(game.n_agents))
     return num, R.sum(axis=0)
 
@@ -229,7 +229,7 @@ def reward_smoothness(game: fm.MarkovGame) -> tuple[float, float]:
     ``mu = max num / tot[a]``. ``mu`` is inf when some ``tot[a] = 0 < num``. Needs
     rewards >= 0.
     """
-    if np.any(game.rewards < 0):
+    if np.any(game.joint_rewards() < 0):
         raise ValueError("reward_smoothness needs rewards >= 0")
     num, tot = _deviation_sums(game)
     den_l = np.broadcast_to(tot[:, None, :], num.shape)

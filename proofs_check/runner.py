@@ -176,7 +176,7 @@ class _State:
 
 
 def check_claim(claim: str | Claim, *, max_examples: int | None = None,
-                seed: int | None = None, profile="ci") -> Report:
+                seed: int | None = None, profile="ci", on_example=None) -> Report:
     """Draw instances of ``claim`` with hypothesis and check each.
 
     Parameters
@@ -189,6 +189,11 @@ def check_claim(claim: str | Claim, *, max_examples: int | None = None,
         Makes a random profile reproducible (and overrides ``derandomize``).
     profile : str or hypothesis.settings
         ``"ci"`` (fast, derandomized), ``"thorough"``, or any registered profile.
+    on_example : callable, optional
+        Progress hook, called after every drawn instance as ``on_example(examples_run,
+        filtered, shrinking)`` (``shrinking`` is true once a failure was found and
+        hypothesis is shrinking it). Ctrl-C (``KeyboardInterrupt``) is never swallowed:
+        it propagates out of :func:`check_claim`.
 
     Returns
     -------
@@ -206,6 +211,13 @@ def check_claim(claim: str | Claim, *, max_examples: int | None = None,
     st_ = _State()
 
     def body(instance):
+        try:
+            _check(instance)
+        finally:
+            if on_example is not None:
+                on_example(st_.run, st_.filtered, st_.failed)
+
+    def _check(instance):
         try:
             verdict = c(instance)
         except UnsatisfiedAssumption:

@@ -180,7 +180,7 @@ def test_reward_smoothness_is_valid_and_tight(seed):
 @pytest.mark.parametrize("seed", range(3))
 def test_smoothness_pairs_are_valid(seed):
     rng = np.random.default_rng(seed)
-    for g in (fm.games.matrix_game(rng.random((2, 2, 3)), gamma=0.6),
+    for g in (fm.games.matrix_game(rng.random((2, 2, 3)), gamma=0.6, per_agent=True),
               _small_game(seed, kind="general", S=2, sizes=(2, 2))):
         pairs = ex.smoothness_pairs(g)
         assert pairs
@@ -194,7 +194,7 @@ def test_smoothness_pairs_are_valid(seed):
 
 
 def test_one_state_beta_is_the_smallest():
-    g = fm.games.matrix_game(np.random.default_rng(5).random((2, 2, 2)))
+    g = fm.games.matrix_game(np.random.default_rng(5).random((2, 2, 2)), per_agent=True)
     b = ex.one_state_beta(g, 1.0)
     worst = -np.inf
     for pi in _deterministic_policies(g):

@@ -18,7 +18,7 @@ def test_games_and_policies(game):
     g = fm.games.coordination(n_agents=3, eps=0.1, gamma=0.95)
     assert (g.n_states, g.gamma) == (8, 0.95)
     assert fm.games.matrix_game(np.zeros((2, 3))).gamma == 0.0
-    assert fm.games.matrix_game(np.zeros((2, 2, 3))).n_states == 1
+    assert fm.games.matrix_game(np.zeros((2, 2, 3)), per_agent=True).n_states == 1
     for kind in ("general", "identical", "potential"):
         assert fm.games.random_game(4, (2, 2), 0.9, rng=np.random.default_rng(1),
                                     kind=kind).n_states == 4

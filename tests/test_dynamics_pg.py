@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, strategies as st
 
 import fairmg as fm
-from fairmg import reference as ref
-from fairmg import reference_dynamics as rd
+from fairmg.testing import reference as ref
+from fairmg.testing import reference_dynamics as rd
 from fairmg.dynamics import pg
 
 #: Central differences with step FD_STEP on values <= 1 / (1 - 0.9) = 10: truncation

@@ -8,9 +8,9 @@ import quantecon as qe
 from hypothesis import given, strategies as st
 
 import fairmg as fm
-from fairmg import reference as ref
+from fairmg.testing import reference as ref
 
-from .strategies import games, policies
+from fairmg.testing.strategies import games, policies
 
 VALUE_TOL = 1e-8   # relative to 1 / (1 - gamma)
 
@@ -84,7 +84,7 @@ def test_social_optimum_bounds_every_policy():
 def test_nashpy_equilibria_have_zero_gap(seed):
     rng = np.random.default_rng(seed)
     A, B = rng.integers(-3, 4, size=(2, 3, 3)).astype(float)
-    g = fm.games.matrix_game(np.stack([A, B]))
+    g = fm.games.matrix_game(np.stack([A, B]), per_agent=True)
     found = 0
     for x, y in nashpy.Game(A, B).support_enumeration():
         pol = fm.ProductPolicy(g, np.stack([x, y])[:, None, :])
@@ -101,7 +101,7 @@ def test_nashpy_equilibria_have_zero_gap(seed):
 def test_prisoners_dilemma_gap_and_poa():
     # (C, C) pays 3 each, (D, D) 1 each; D dominates.
     A = np.array([[3.0, 0.0], [5.0, 1.0]])
-    g = fm.games.matrix_game(np.stack([A, A.T]))
+    g = fm.games.matrix_game(np.stack([A, A.T]), per_agent=True)
     cc = fm.ProductPolicy.deterministic(g, [[0], [0]])
     dd = fm.ProductPolicy.deterministic(g, [[1], [1]])
     assert fm.nash_gap(g, cc, per_agent=True) == pytest.approx([2.0, 2.0])
@@ -144,8 +144,10 @@ def test_tie_breaking_is_deterministic_lowest_index():
 
 def test_best_response_agent_validation():
     g = fm.games.coordination(2)
-    with pytest.raises(ValueError, match=r"agent must be an int in \[0, 2\), got 2"):
+    with pytest.raises(ValueError, match=r"agent must be an int in \[0, 1\], got 2"):
         fm.best_response(g, fm.ProductPolicy.uniform(g), 2)
+    with pytest.raises(TypeError, match=r"agent must be an int"):      # issue 10: not agent 1
+        fm.best_response(g, fm.ProductPolicy.uniform(g), True)
 
 
 def test_tie_among_improving_actions_takes_lowest_index():

@@ -3,9 +3,9 @@ import numpy as np
 from hypothesis import given, strategies as st
 
 import fairmg as fm
-from fairmg import reference as ref
+from fairmg.testing import reference as ref
 
-from .strategies import games, policies
+from fairmg.testing.strategies import games, policies
 
 # Values are O(1 / (1 - gamma)) <= 1000 here; LU vs dense inverse agree to ~1e-12 relative.
 RTOL, ATOL = 1e-9, 1e-9

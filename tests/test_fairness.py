@@ -404,3 +404,81 @@ def test_mre_cases_figure(tmp_path):
     h = [brute_suite(x, tau)["mre"] for x in xs]
     np.testing.assert_allclose([float(r["MRE"]) for r in rows], h, rtol=1e-8)
     assert all(b >= 1.05 * a for a, b in zip(h, h[1:]))     # clearly different, increasing
+
+
+# --------------------------------------------- robustness (issue 10, items 2 and 3)
+
+@pytest.mark.parametrize("fn", [
+    lambda x: fx.mre(x, 0.2), lambda x: fx.band_excess(x, 0.2),
+    lambda x: fx.equity_report(x, 0.2), lambda x: fx.mre(x, 0.2, normalized=True)])
+def test_negative_mean_with_relative_band_raises_for_1d_and_2d(fn):
+    """Issue 10: [-1, -2, -3] with tau = 0.2 gave MRE 0.667 (the error fired for 2-D only)."""
+    with pytest.raises(ValueError, match=r"mean\(x\) is -2 < 0"):
+        fn([-1.0, -2.0, -3.0])
+    with pytest.raises(ValueError, match=r"mean\(x\[1, :\]\) is -2 < 0"):
+        fn([[1.0, 2.0, 3.0], [-1.0, -2.0, -3.0]])
+    with pytest.raises(ValueError, match=r"mean\(x\[0, 1, :\]\) is -2 < 0"):
+        fn([[[1.0, 2.0, 3.0], [-1.0, -2.0, -3.0]]])
+
+
+def test_huge_allocations_are_computed_not_nan():
+    """Issue 10: equity_report([1e308, 1e308, 1]) gave NaN with a RuntimeWarning. Every
+    quantity is scale-invariant or 1-homogeneous, so it is computed on x / 2^k."""
+    import warnings
+
+    big = np.array([1e308, 1e308, 1.0])
+    small = big / 1e308
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rep, ref = fx.equity_report(big, 0.2), fx.equity_report(small, 0.2)
+        for name in ("incidence_rate", "q_inc", "h_inc", "q_mag", "h_mag"):
+            np.testing.assert_allclose(getattr(rep, name), getattr(ref, name), rtol=1e-12)
+        for name in ("mean", "excess", "total_excess", "mre", "mre_normalized",
+                     "identity_signal"):
+            np.testing.assert_allclose(getattr(rep, name), 1e308 * getattr(ref, name),
+                                       rtol=1e-12)
+        assert fx.mre(big) == pytest.approx(1e308 * fx.mre(small), rel=1e-12)
+        assert fx.mre_of_excess(big) == pytest.approx(1e308 * fx.mre_of_excess(small),
+                                                      rel=1e-12)
+        np.testing.assert_array_equal(fx.mre_subgradient(big), fx.mre_subgradient(small))
+        for fn in (fx.gini, fx.cv, fx.jain, fx.theil, fx.atkinson,
+                   lambda x: fx.atkinson(x, 2.0), lambda x: fx.atkinson(x, np.inf)):
+            assert fn(big) == pytest.approx(fn(small), rel=1e-12)
+        for alpha in (0.0, 0.5, 1.0, 2.0, np.inf):
+            assert fx.equally_distributed_equivalent(big, alpha) == pytest.approx(
+                1e308 * fx.equally_distributed_equivalent(small, alpha), rel=1e-12)
+        # tiny (subnormal) allocations: the same scale invariance
+        tiny = np.array([3e-320, 1e-320, 0.0])
+        assert fx.gini(tiny) == pytest.approx(fx.gini([3.0, 1.0, 0.0]), rel=1e-12)
+        assert fx.mre(tiny) == pytest.approx(1e-320 * fx.mre([3.0, 1.0, 0.0]), rel=1e-3)
+
+
+@pytest.mark.parametrize("fn, x, match", [
+    (fx.equity_report, [-1.7e308, 1.7e308], r"x: the total excess .*overflows float64"),
+    (fx.band_excess, [-1.7e308, 1.7e308, 1.7e308], r"x: the excess .*overflows float64"),
+    (fx.equity_report, [-1.7e308, 1.7e308, 1.7e308], r"x: the excess .*overflows float64"),
+    (fx.mre_of_excess, [-1.7e308, 1.7e308, 1.7e308],
+     r"e: MRE\(e\) is about 2.267e\+308, which overflows float64"),
+    (lambda x: fx.alpha_fair_welfare(x, 0.0), [1.7e308, 1.7e308],
+     r"W_alpha\(x\) overflows float64 at alpha=0"),
+])
+def test_results_beyond_float64_raise_naming_the_argument(fn, x, match):
+    """Values that exist but exceed float64 raise (no inf, no RuntimeWarning); the MRE of
+    [-1.7e308, 1.7e308] (0) is still computed."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match=match):
+            fn(np.array(x))
+        assert fx.mre([-1.7e308, 1.7e308]) == 0.0
+        assert fx.mre([-1.7e308, 1.7e308, 1.7e308]) == pytest.approx(
+            1.7e308 * fx.mre([-1.0, 1.0, 1.0]), rel=1e-12)
+
+
+def test_single_agent_and_zero_allocations_are_finite():
+    for x in ([5.0], [0.0], [1e308], [5e-324], [0.0, 0.0, 0.0]):
+        for fn in (fx.gini, fx.cv, fx.jain, fx.theil, fx.atkinson, fx.mre,
+                   lambda v: fx.mre(v, 0.3), fx.mre_of_excess,
+                   lambda v: fx.equally_distributed_equivalent(v, 0.5)):
+            assert np.isfinite(fn(x))

@@ -42,7 +42,7 @@ def test_matrix_game_shared_and_per_agent():
     shared = fm.games.matrix_game(np.arange(6.0).reshape(2, 3))
     assert shared.action_sizes == (2, 3) and shared.n_agents == 2 and shared.gamma == 0.0
     np.testing.assert_array_equal(shared.rewards[1, 0], np.arange(6.0))
-    per = fm.games.matrix_game(np.stack([np.eye(2), 2 * np.eye(2)]))
+    per = fm.games.matrix_game(np.stack([np.eye(2), 2 * np.eye(2)]), per_agent=True)
     np.testing.assert_array_equal(per.rewards[1, 0], [2, 0, 0, 2])
     assert per.potential is None and shared.potential is not None
 
@@ -104,12 +104,14 @@ def test_random_game_is_reproducible_and_validates():
 
 def test_matrix_game_shapes_and_potential():
     x = np.arange(8.0).reshape(2, 2, 2)
-    per = fm.games.matrix_game(x)                      # (N=2, 2, 2): per-agent by default
+    with pytest.raises(ValueError, match=r"read both .* pass per_agent=True or False"):
+        fm.games.matrix_game(x)                        # (2, 2, 2) is ambiguous (issue 10)
+    per = fm.games.matrix_game(x, per_agent=True)      # N=2 agents' 2x2 tables
     shared = fm.games.matrix_game(x, per_agent=False)  # three agents, one payoff
     assert per.action_sizes == (2, 2) and per.potential is None
     assert shared.action_sizes == (2, 2, 2)
     np.testing.assert_array_equal(shared.potential[0], x.ravel())
-    same = fm.games.matrix_game([x] * 3)               # identical tables: a potential game
+    same = fm.games.matrix_game([x] * 3, per_agent=True)               # identical tables: a potential game
     np.testing.assert_array_equal(same.potential, shared.potential)
     np.testing.assert_array_equal(same.rewards, shared.rewards)
     with pytest.raises(ValueError, match="per-agent payoffs must have shape"):
@@ -117,7 +119,9 @@ def test_matrix_game_shapes_and_potential():
 
 
 def test_coordination_refuses_games_too_large_to_store():
-    with pytest.raises(ValueError, match=r"n_agents must be an int in \[1, 9\]"):
-        fm.games.coordination(10)
+    with pytest.raises(ValueError, match=r"n_agents must be an int in \[1, 16\]"):
+        fm.games.coordination(17)
+    with pytest.raises(ValueError, match=r"dense coordination game with 10 agents needs 8"):
+        fm.games.coordination(10, representation="dense")
     with pytest.raises(ValueError, match=r"action_sizes\[1\] is 2.5"):
         fm.games.random_game(2, (2, 2.5))

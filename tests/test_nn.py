@@ -1,12 +1,13 @@
 """Neural softmax policy gradient (002, Section 5): the hand-written backpropagation and
 the exact policy gradient against finite differences of exact values (fairmg.reference),
-Adam against a plain loop, seeding and validation."""
+Adam against a plain loop, seeding (every run reproducible from run.params["seed"]) and
+validation."""
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
 import fairmg as fm
-from fairmg import reference as ref
+from fairmg.testing import reference as ref
 from fairmg.dynamics import nn
 
 FD_STEP = 1e-6
@@ -145,10 +146,39 @@ def test_architecture_logits_and_metrics_of_a_run():
 def test_seeding_is_reproducible():
     g = fm.games.coordination(n_agents=2)
     a = fm.dynamics.nn_pg(g, seed=7, iters=3, metrics=("welfare",))
-    b = fm.dynamics.nn_pg(g, rng=np.random.default_rng(7), iters=3, metrics=("welfare",))
+    b = fm.dynamics.nn_pg(g, seed=7, iters=3, metrics=("welfare",))
     c = fm.dynamics.nn_pg(g, seed=8, iters=3, metrics=("welfare",))
     np.testing.assert_array_equal(a.thetas[-1], b.thetas[-1])
+    assert a.params["seed"] == 7
     assert not np.allclose(a.thetas[0], c.thetas[0])
+
+
+@pytest.mark.parametrize("source", ["none", "rng"])
+def test_the_seed_used_is_recorded_and_reproduces_the_run(source):
+    """Issue 10: without a seed, nn_pg drew OS entropy and recorded nothing. Whatever the
+    source of randomness, run.params["seed"] is an int that reproduces the run exactly."""
+    g = fm.games.coordination(n_agents=2)
+    kw = dict(optimizer="adam", iters=4, metrics=("nash_gap", "welfare"))
+    extra = {} if source == "none" else dict(rng=np.random.default_rng(11))
+    run = fm.dynamics.nn_pg(g, **extra, **kw)
+    seed = run.params["seed"]
+    assert isinstance(seed, int) and 0 <= seed < nn.SEED_BOUND
+    again = fm.dynamics.nn_pg(g, seed=seed, **kw)
+    assert again.params["seed"] == seed
+    for x, y in zip(run.thetas, again.thetas):
+        np.testing.assert_array_equal(x, y)
+    for key in kw["metrics"]:
+        np.testing.assert_array_equal(run.metrics[key], again.metrics[key])
+    if source == "rng":      # the generator decides the seed
+        assert fm.dynamics.nn_pg(g, rng=np.random.default_rng(11), **kw).params["seed"] == seed
+
+
+def test_runs_from_given_weights_record_no_seed():
+    g = fm.games.coordination(n_agents=2)
+    first = fm.dynamics.nn_pg(g, seed=0, iters=1, keep_weights=True, metrics=())
+    run = fm.dynamics.nn_pg(g, params0=first.states[0].params, iters=1, metrics=())
+    assert run.params["seed"] is None
+    np.testing.assert_array_equal(run.thetas[-1], first.thetas[-1])
 
 
 @pytest.mark.parametrize("init", nn.INITS)
@@ -176,7 +206,20 @@ def test_reaches_a_nash_policy_on_the_coordination_game():
     (dict(log_barrier=np.inf), "log_barrier"), (dict(seed=1, rng=np.random.default_rng()),
                                                 "seed or rng"),
     (dict(params0=[np.zeros(3), np.zeros(3)]), r"params0\[0\]"),
+    (dict(params0=[np.zeros(3), np.zeros(3)], seed=0), "params0 or seed/rng"),
+    (dict(seed=-1), r"seed is -1, expected a non-negative int"),
     (dict(betas=(0.9, 1.0)), "betas")])
 def test_invalid_arguments_raise(kwargs, match):
     with pytest.raises(ValueError, match=match):
+        fm.dynamics.nn_pg(fm.games.coordination(n_agents=2), iters=1, **kwargs)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(seed=1.5), "seed must be a non-negative int"),
+    (dict(seed="abc"), "seed must be a non-negative int"),
+    (dict(seed=True), "seed must be a non-negative int"),
+    (dict(rng="abc"), "rng must be a numpy.random.Generator"),
+    (dict(rng=3), "rng must be a numpy.random.Generator")])
+def test_invalid_randomness_raises_type_error(kwargs, match):
+    with pytest.raises(TypeError, match=match):
         fm.dynamics.nn_pg(fm.games.coordination(n_agents=2), iters=1, **kwargs)

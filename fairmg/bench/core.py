@@ -1,70 +1,118 @@
-"""Benchmarks of the exact engine (issue 2).
+"""Benchmarks of the exact engine against :mod:`fairmg.testing.vectorized` and QuantEcon.
 
-* evaluate + every agent's local advantages + Nash-gap on the coordination game
-  (N = 2..8) and a random game (200 states, 3 agents, 4 actions), against the plain
-  NumPy reference of :mod:`fairmg.reference` doing the same work;
-* one best response (an MDP with 1024 states, 32 actions, 90% zero transition entries)
-  against QuantEcon's ``DiscreteDP(...).solve("policy_iteration")`` when installed.
+* ``nash_gap`` -- the Nash-gap of the uniform policy on random games S = 16 (2x2),
+  64 (3x3), 200 (4x4x4) (issue 11 target: >= 5x the vectorized NumPy baseline);
+* ``construction`` -- building those games (``fm.games.random_game``) against the
+  vectorized construction, and against one Nash-gap (target: no slower than it);
+* ``mdp`` -- a best response: policy iteration on a 1024-state, 32-action MDP (90% zero
+  transition entries, gamma 0.95 and 0.99): ``fm.solve_mdp`` against the vectorized
+  ``solve_mdp`` and QuantEcon's ``DiscreteDP(R, Q, beta).solve("policy_iteration")``
+  (target: >= 1.5x QuantEcon).
+
+Only this package and the tests read a game's dense arrays (``g.transition``, ...).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .. import games, reference
+from .. import games
 from ..equilibrium import nash_gap, solve_mdp
-from ..evaluate import evaluate
 from ..model import ProductPolicy
-from . import Row, benchmark, best_time
+from ..testing import vectorized as vec
+from . import Row, group, timed
+from .machine import construction_phases, mdp_phases, nash_gap_phases
+
+GAMES = ((16, (2, 2)), (64, (3, 3)), (200, (4, 4, 4)))
+GAMMA = 0.95
 
 
-def _ours(g, pol):
-    ev = evaluate(g, pol)
-    adv = [ev.local_advantage(i) for i in range(g.n_agents)]
-    return adv, nash_gap(g, pol, evaluation=ev)
+def dense(g):
+    """A game's arrays as contiguous float64 copies (what a NumPy user holds)."""
+    return (np.ascontiguousarray(g.transition, dtype=np.float64),
+            np.ascontiguousarray(g.rewards, dtype=np.float64), float(g.gamma),
+            np.ascontiguousarray(g.initial, dtype=np.float64))
 
 
-def _reference(g, pol):
-    V, Q, localq, d = reference.evaluate(g.transition, g.rewards, g.gamma, g.initial,
-                                         pol.probs, g.action_sizes)
-    adv = [localq[i] - V[i][:, None] for i in range(g.n_agents)]
-    return adv, reference.nash_gap(g.transition, g.rewards, g.gamma, g.initial, pol.probs,
-                                   g.action_sizes)
+def _label(S, sizes):
+    return f"S={S} {'x'.join(map(str, sizes))}"
 
 
-def _case(name, g, rng, ref_repeat):
-    theta = rng.normal(size=(g.n_agents, g.n_states, g.max_actions))
-    pol = ProductPolicy.from_logits(g, theta)
-    ours = best_time(lambda: _ours(g, pol))
-    base = best_time(lambda: _reference(g, pol), repeat=ref_repeat, min_total_s=0.0)
-    gap_ours, gap_ref = _ours(g, pol)[1], _reference(g, pol)[1]
-    if not np.isclose(gap_ours, gap_ref, rtol=1e-8, atol=1e-8):
-        raise AssertionError(f"{name}: Nash-gap {gap_ours} differs from reference {gap_ref}")
-    return Row(name, ours, base)
+def _games(quick):
+    return GAMES[:2] if quick else GAMES
 
 
-@benchmark("core")
-def core(quick: bool = False):
-    rng = np.random.default_rng(0)
-    for n in range(2, 6 if quick else 9):
-        yield _case(f"coordination N={n}: evaluate+advantages+Nash-gap",
-                    games.coordination(n), rng, ref_repeat=1 if n >= 6 else 3)
-    S = 40 if quick else 200
-    g = games.random_game(S, (4, 4, 4), 0.95, rng=rng)
-    yield _case(f"random S={S} 3 agents x 4 actions: same", g, rng, ref_repeat=1)
+def _gap_case(S, sizes, machine, seed=0):
+    g = games.random_game(S, sizes, GAMMA, rng=seed)
+    P, R, gamma, mu = dense(g)
+    pol = ProductPolicy.uniform(g)
+    probs = np.array(pol.probs)
+    ours = timed(lambda: nash_gap(g, pol))
+    base = timed(lambda: vec.nash_gap(P, R, gamma, mu, probs, sizes))
+    a, b = nash_gap(g, pol), vec.nash_gap(P, R, gamma, mu, probs, sizes)
+    if not np.isclose(a, b, rtol=1e-9, atol=1e-10):
+        raise AssertionError(f"{_label(S, sizes)}: Nash-gap {a} differs from the "
+                             f"vectorized baseline's {b}")
+    # the evaluations policy iteration needed (from the greedy local action): for the limit
+    Ps, rs, P_pi, r_pi = vec.agent_mdps(P, R, probs, sizes)
+    V = np.linalg.solve(np.eye(S) - gamma * P_pi, r_pi.T).T
+    evals = 0
+    for i in range(len(sizes)):
+        init = (rs[i] + gamma * (Ps[i].reshape(-1, S) @ V[i]).reshape(S, -1)).argmax(1)
+        evals += vec.solve_mdp(Ps[i], rs[i], gamma, init=init)[2]
+    limit = machine.seconds(nash_gap_phases(S, sizes, evals))
+    return g, ours, Row(f"Nash-gap, uniform policy, {_label(S, sizes)}", ours,
+                        {"numpy": base.best}, limit, ("numpy", 5.0))
 
+
+@group("nash_gap", "Nash-gap of the uniform policy on random games", expected_s=(4, 2), order=2)
+def nash_gap_group(quick: bool, machine):
+    for S, sizes in _games(quick):
+        yield _gap_case(S, sizes, machine)[2]
+
+
+@group("construction", "random_game construction vs the vectorized one and one Nash-gap",
+       expected_s=(5, 2), order=3)
+def construction_group(quick: bool, machine):
+    for S, sizes in _games(quick):
+        ours = timed(lambda: games.random_game(S, sizes, GAMMA, rng=1))
+        base = timed(lambda: vec.random_game(S, sizes, rng=1))
+        _, gap, _ = _gap_case(S, sizes, machine)
+        ratio = ours.best / gap.best
+        yield Row(f"random_game {_label(S, sizes)}", ours, {"numpy": base.best},
+                  machine.seconds(construction_phases(S, sizes)),
+                  extra={"fairmg Nash-gap ms": f"{gap.best * 1e3:.3g}",
+                         "build/Nash-gap": f"{ratio:.2f} ({'met' if ratio <= 1 else 'MISSED'}"
+                                           f" <=1)"})
+
+
+@group("mdp", "best response: policy iteration on a 1024-state, 32-action MDP",
+       expected_s=(25, 3), order=4)
+def mdp_group(quick: bool, machine):
     try:
         import quantecon as qe
-    except ImportError:  # a test-only dependency
+    except ImportError:      # a test-only dependency
         qe = None
     S, B = (256, 16) if quick else (1024, 32)
-    for gamma in (0.95, 0.99):
-        g = games.random_game(S, (B,), gamma, rng=rng, sparsity=0.9)
-        P, r = np.array(g.transition), np.array(g.rewards[0])
-        ours = best_time(lambda: solve_mdp(P, r, gamma), repeat=3)
-        base = None
+    g = games.random_game(S, (B,), 0.95, rng=2, sparsity=0.9)
+    P, r = np.ascontiguousarray(g.transition), np.ascontiguousarray(g.rewards[0])
+    del g
+    for gamma in ((0.95,) if quick else (0.95, 0.99)):
+        repeat = dict(repeat=3, min_total_s=0.0)
+        ours = timed(lambda: solve_mdp(P, r, gamma), **repeat)
+        base = {"numpy": timed(lambda: vec.solve_mdp(P, r, gamma), **repeat).best}
+        sol = solve_mdp(P, r, gamma)
+        v_np = vec.solve_mdp(P, r, gamma)[0]
+        if not np.allclose(sol.values, v_np, rtol=1e-9, atol=1e-9):
+            raise AssertionError("solve_mdp differs from the vectorized baseline")
+        target, note = ("numpy", 1.5), "QuantEcon not installed"
         if qe is not None:
-            base = best_time(lambda: qe.markov.DiscreteDP(r, P, gamma).solve("pi"), repeat=3)
-            v_ref = qe.markov.DiscreteDP(r, P, gamma).solve("pi").v
-            assert np.allclose(solve_mdp(P, r, gamma).values, v_ref, rtol=1e-10)
-        yield Row(f"best response MDP S={S} B={B} gamma={gamma}", ours, base,
-                  baseline="quantecon DiscreteDP pi")
+            run_qe = lambda: qe.markov.DiscreteDP(r, P, gamma).solve("policy_iteration")
+            base["quantecon"] = timed(run_qe, **repeat).best
+            res = run_qe()
+            if not np.allclose(sol.values, res.v, rtol=1e-9, atol=1e-9):
+                raise AssertionError("solve_mdp differs from QuantEcon's DiscreteDP")
+            target = ("quantecon", 1.5)
+            note = (f"policy iteration: fairmg {sol.iterations}, QuantEcon {res.num_iter} "
+                    f"evaluations; QuantEcon timed with its DiscreteDP construction")
+        yield Row(f"solve_mdp S={S} B={B} 90% zeros gamma={gamma}", ours, base,
+                  machine.seconds(mdp_phases(S, B, sol.iterations)), target, note=note)

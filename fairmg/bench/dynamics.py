@@ -1,12 +1,12 @@
-"""Benchmarks of the learning dynamics of 002 (issue 3).
+"""Benchmarks of the learning dynamics of 002.
 
-* 400 NPG iterations on the N = 5 coordination game with the Nash-gap, POA and potential
-  recorded every iteration (``fairmg.dynamics.npg``), against the plain NumPy reference
-  (:func:`fairmg.reference_dynamics.npg_run`: dense inverses, explicit loops) doing the
-  same work; the two trajectories are checked to agree.
-* The whole Figure 1 grid of 002 (N = 2, 3, 5; 10 seeds; PG and NPG with lambda in
-  {0} + 5 values, NPG-BR with 5 K's and 5 lambdas: 660 runs of 400 iterations) through
-  ``fairmg reproduce mpg-fig1``'s runner, on every core; no baseline.
+* ``npg`` -- 400 NPG iterations on the N = 5 coordination game with the Nash-gap and POA
+  of every iterate: ``fm.dynamics.npg`` against :func:`fairmg.testing.vectorized.npg_run`
+  doing the same work (trajectories checked to agree). Issue 11 target: >= 20x.
+* ``figure1`` (opt-in: ``--only figure1``) -- the whole Figure 1 grid of 002 (N = 2, 3, 5;
+  10 seeds; PG and NPG with lambda in {0} + 5 values, NPG-BR with 5 K's and 5 lambdas:
+  660 runs of 400 iterations) through ``fairmg reproduce mpg-fig1``'s runner, on every
+  core; no baseline. Issue 11 target: < 15 s.
 
 ``quick`` shortens both (40 NPG iterations at N = 3; the grid at N = 2, 3 with 2 seeds).
 """
@@ -16,40 +16,56 @@ import time
 
 import numpy as np
 
-from .. import games, reference_dynamics
+from .. import games
 from ..dynamics import npg
-from . import Row, benchmark, best_time
+from ..testing import vectorized as vec
+from . import Row, Timing, group, timed
+from .core import dense
+from .machine import npg_phases
+
+LR = 0.1
+METRICS = ("nash_gap", "poa")
 
 
-def _npg_case(n_agents: int, iters: int) -> Row:
-    g = games.coordination(n_agents)
-    theta0 = np.random.default_rng(0).normal(size=(n_agents, g.n_states, 2))
-    metrics = ("nash_gap", "poa", "potential")
-    ours = best_time(lambda: npg(g, theta0, lr=0.1, iters=iters, metrics=metrics), repeat=3,
-                     min_total_s=0.0)
-    t0 = time.perf_counter()
-    expected, _ = reference_dynamics.npg_run(g.transition, g.rewards, g.gamma, g.initial,
-                                             g.action_sizes, theta0, 0.1, iters,
-                                             phi=g.potential)
-    base = time.perf_counter() - t0
-    run = npg(g, theta0, lr=0.1, iters=iters, metrics=metrics)
-    for k in metrics:
-        if not np.allclose(run.metrics[k], expected[k], rtol=1e-8, atol=1e-8):
-            raise AssertionError(f"NPG {k} differs from the reference")
-    return Row(f"NPG N={n_agents} coordination, {iters} iters + metrics", ours, base)
+def _fairmg_npg(g, theta0, iters):
+    """``fm.dynamics.npg`` recording the Nash-gap and POA only (its defaults also record
+    the potential, welfare and values; an engine without ``metrics=`` gets its defaults)."""
+    try:
+        return npg(g, theta0, lr=LR, iters=iters, metrics=METRICS)
+    except TypeError:
+        return npg(g, theta0, lr=LR, iters=iters)
 
 
-def _figure1_grid(quick: bool) -> Row:
+@group("npg", "NPG on the coordination game, Nash-gap + POA every iteration",
+       expected_s=(6, 1), order=1)
+def npg_group(quick: bool, machine):
+    n, iters = (3, 40) if quick else (5, 400)
+    g = games.coordination(n)
+    P, R, gamma, mu = dense(g)
+    sizes = tuple(g.action_sizes)
+    theta0 = np.random.default_rng(0).normal(size=(n, g.n_states, 2))
+    repeat = dict(repeat=3, min_total_s=0.0)
+    ours = timed(lambda: _fairmg_npg(g, theta0, iters), **repeat)
+    base = timed(lambda: vec.npg_run(P, R, gamma, mu, theta0, sizes, LR, iters), **repeat)
+    run = _fairmg_npg(g, theta0, iters)
+    theta, expected = vec.npg_run(P, R, gamma, mu, theta0, sizes, LR, iters)
+    for k in METRICS:
+        if not np.allclose(run.metrics[k], expected[k], rtol=1e-8, atol=1e-9):
+            raise AssertionError(f"NPG {k} differs from the vectorized baseline's")
+    limit = machine.seconds(npg_phases(g.n_states, sizes, iters))
+    yield Row(f"NPG coordination N={n} S={g.n_states} A={g.n_joint_actions}, {iters} "
+              f"iters + Nash-gap + POA", ours, {"numpy": base.best}, limit, ("numpy", 20.0),
+              note=f"fairmg records {sorted(run.metrics)}")
+
+
+@group("figure1", "the Figure 1 grid of 002 (660 runs), all cores", expected_s=(60, 15),
+       default=False, order=5)
+def figure1_group(quick: bool, machine):
     from ..reproduce import mpg
 
     agents, seeds = ((2, 3), 2) if quick else (mpg.AGENTS, mpg.SEEDS_TABULAR)
     t0 = time.perf_counter()
     mpg.tabular_grid(agents, seeds, mpg.ITERS, progress=False)
-    return Row(f"Figure 1 grid of 002 (N={agents}, {seeds} seeds, all cores)",
-               time.perf_counter() - t0)
-
-
-@benchmark("dynamics")
-def dynamics(quick: bool = False):
-    yield _npg_case(3, 40) if quick else _npg_case(5, 400)
-    yield _figure1_grid(quick)
+    t = time.perf_counter() - t0
+    yield Row(f"Figure 1 grid of 002 (N={agents}, {seeds} seeds)", Timing(t, t, 1),
+              note="one run, no warm-up (1st call = the same run); target < 15 s")

@@ -4,7 +4,8 @@ Every dynamic returns a :class:`Run` recorded by the shared driver :func:`iterat
 ``pg``: softmax PG, NPG, NPG best-response (002); ``nn``: neural softmax PG (002, Sec. 5);
 ``fdiv``: f-divergence iterations, TVPO and the unary formulation (003).
 """
-from .run import METRICS, Run, iterate, record_metrics
+from .run import (METRICS, OBSERVERS, BatchEvaluation, Run, evaluate_batch, iterate,
+                  record_metrics, resolve_metrics)
 from .pg import *  # noqa: F401,F403
 from .nn import *  # noqa: F401,F403
 from .fdiv import *  # noqa: F401,F403

@@ -24,12 +24,13 @@ from typing import Sequence
 
 import numpy as np
 
-from .. import kernels
 from ..divergences import (fdiv_argmax, get_divergence, get_regularizer,
                            tv_distance, unary_argmax)
 from ..evaluate import Evaluation, policy_values
 from ..games import matrix_game
-from ..model import MarkovGame, ProductPolicy, check_scalar
+from .._validate import check_scalar
+from ..games.base import Game
+from ..policy import ProductPolicy
 from .run import METRICS, Run, iterate
 
 __all__ = ["fdiv_iteration", "tvpo", "practical_tvpo", "unary_iteration", "fdiv_step",
@@ -39,8 +40,8 @@ __all__ = ["fdiv_iteration", "tvpo", "practical_tvpo", "unary_iteration", "fdiv_
 
 # -- input checks -------------------------------------------------------------------------
 def _check_game_policy(game, pol0) -> None:
-    if not isinstance(game, MarkovGame):
-        raise TypeError(f"game must be a MarkovGame, got {type(game).__name__}")
+    if not isinstance(game, Game):
+        raise TypeError(f"game must be a fairmg Game, got {type(game).__name__}")
     if not isinstance(pol0, ProductPolicy):
         raise TypeError(f"pol0 must be a ProductPolicy, got {type(pol0).__name__}")
     if pol0.game.action_sizes != game.action_sizes or pol0.probs.shape != (
@@ -75,7 +76,7 @@ def unary_step(ev: Evaluation, regularizer, omega: float) -> ProductPolicy:
 
 
 # -- the dynamics -------------------------------------------------------------------------
-def fdiv_iteration(game: MarkovGame, pol0: ProductPolicy, divergence="kl",
+def fdiv_iteration(game, pol0: ProductPolicy, divergence="kl",
                    omega: float = 1.0, iters: int = 200, *,
                    metrics: Sequence[str] = METRICS, progress: bool = False) -> Run:
     r"""f-divergence policy iteration (003, eq. 4; Sec. 4.1, Fig. 1).
@@ -107,13 +108,13 @@ def fdiv_iteration(game: MarkovGame, pol0: ProductPolicy, divergence="kl",
                    metrics=metrics, keep="none", progress=progress)
 
 
-def value_bound(game: MarkovGame) -> float:
+def value_bound(game) -> float:
     r""":math:`M = 2 r_{max} / (1-\gamma)` of Lemma 2 (r_max = max |r^i(s, a)|), a bound on
     the range of every Q-value: :math:`|Q^\pi| \le M/2`."""
-    return 2.0 * float(np.abs(game.rewards).max()) / (1.0 - game.gamma)
+    return 2.0 * game.max_abs_reward / (1.0 - game.gamma)
 
 
-def tvpo_omega(game: MarkovGame, rule: str = "paper") -> float:
+def tvpo_omega(game, rule: str = "paper") -> float:
     r"""The TV weight of TVPO.
 
     ``rule="paper"``: :math:`\omega = (N-1)M/N` of Theorem 1.
@@ -134,7 +135,7 @@ def tvpo_omega(game: MarkovGame, rule: str = "paper") -> float:
     raise ValueError(f"rule must be 'paper' or 'monotone', got {rule!r}")
 
 
-def tvpo(game: MarkovGame, pol0: ProductPolicy, omega: float | None = None,
+def tvpo(game, pol0: ProductPolicy, omega: float | None = None,
          iters: int = 200, *, metrics: Sequence[str] = METRICS,
          progress: bool = False) -> Run:
     r"""Total variation policy optimization (003, eq. 13, Theorem 1).
@@ -161,7 +162,7 @@ def tvpo(game: MarkovGame, pol0: ProductPolicy, omega: float | None = None,
                    metrics=metrics, keep="none", progress=progress)
 
 
-def practical_tvpo(game: MarkovGame, pol0: ProductPolicy, iters: int = 200, *,
+def practical_tvpo(game, pol0: ProductPolicy, iters: int = 200, *,
                    beta0: float = 0.01, d_target: float = 0.001, delta: float = 1.5,
                    alpha: float = 2.0, divergence="tv",
                    metrics: Sequence[str] = METRICS, progress: bool = False) -> Run:
@@ -221,7 +222,7 @@ def practical_tvpo(game: MarkovGame, pol0: ProductPolicy, iters: int = 200, *,
                    metrics=metrics, keep="states", progress=progress)
 
 
-def unary_iteration(game: MarkovGame, pol0: ProductPolicy, regularizer="entropy",
+def unary_iteration(game, pol0: ProductPolicy, regularizer="entropy",
                     omega: float = 1.0, iters: int = 200, *,
                     metrics: Sequence[str] = METRICS, progress: bool = False) -> Run:
     r"""The unary formulation (003, Appendix E.1, eq. 44; Fig. 6).
@@ -247,7 +248,7 @@ def unary_iteration(game: MarkovGame, pol0: ProductPolicy, regularizer="entropy"
 
 
 # -- the objects of the theory ---------------------------------------------------------
-def decentralized_critic(game: MarkovGame, policy: ProductPolicy, agent: int) -> np.ndarray:
+def decentralized_critic(game, policy: ProductPolicy, agent: int) -> np.ndarray:
     r"""Q_i of eq. (3), the unique fixed point of the operator :math:`\Gamma^{\pi^i}_{\pi^{-i}}`.
 
     :math:`Q(s,a_i) = r_{\pi^{-i}}(s,a_i) + \gamma E_{a_{-i}\sim\pi^{-i},\,s'\sim P,\,
@@ -265,26 +266,24 @@ def decentralized_critic(game: MarkovGame, policy: ProductPolicy, agent: int) ->
     return Q.reshape(S, n)
 
 
-def _shared_reward(game: MarkovGame) -> np.ndarray:
-    R = game.rewards
+def _shared_reward(game, policy: ProductPolicy) -> np.ndarray:
+    """The shared reward r(s, a) as a joint table (S, A); raises unless all agents share it."""
+    everyone = tuple(range(game.n_agents))
+    R = game.reward_marginal(policy, everyone).reshape(game.n_agents, game.n_states, -1)
     if not np.all(R == R[0]):
         i = int(np.argmax(np.any(R != R[0], axis=(1, 2))))
         raise ValueError(f"the decentralized value (8) of 003 needs a shared reward; "
-                         f"rewards[{i}] differs from rewards[0]")
+                         f"agent {i}'s reward differs from agent 0's")
     return R[0]
 
 
-def _mixture_joint(game: MarkovGame, pi: ProductPolicy, rho: ProductPolicy) -> np.ndarray:
-    r"""w(s, a) = (1/N) sum_i pi^i(a_i|s) rho^{-i}(a_{-i}|s), shape (S, A)."""
-    w = np.zeros((game.n_states, game.n_joint_actions))
-    for i in range(game.n_agents):
-        probs = rho.probs.copy()
-        probs[i] = pi.probs[i]
-        w += kernels.joint_probs(np.ascontiguousarray(probs), game.joint_actions)
-    return w / game.n_agents
+def _mixture_components(pi: ProductPolicy, rho: ProductPolicy) -> list[ProductPolicy]:
+    r"""The product policies :math:`\pi^i \times \rho^{-i}`, i = 1..N, whose (1/N) mixture
+    is the joint action law of eq. (8)."""
+    return [rho.mix(pi, [i]) for i in range(pi.game.n_agents)]
 
 
-def decentralized_value(game: MarkovGame, pi: ProductPolicy, rho: ProductPolicy,
+def decentralized_value(game, pi: ProductPolicy, rho: ProductPolicy,
                         divergence, omega: float, *,
                         penalty: str = "paper") -> np.ndarray:
     r""":math:`V^\pi_\rho(s)` of eq. (8), the fixed point of :math:`\Gamma^\pi_\rho`, shape (S,).
@@ -300,14 +299,16 @@ def decentralized_value(game: MarkovGame, pi: ProductPolicy, rho: ProductPolicy,
     product policies :math:`\pi^i\times\rho^{-i}` is a distribution over joint actions,
     so V solves one linear system (shared reward only).
     """
-    r = _shared_reward(game)
+    game.check_policy(pi)
+    game.check_policy(rho)
+    _shared_reward(game, pi)
     f = get_divergence(divergence)
     omega = check_scalar(omega, "omega")
     if penalty not in ("paper", "averaged"):
         raise ValueError(f"penalty must be 'paper' or 'averaged', got {penalty!r}")
-    w = _mixture_joint(game, pi, rho)
-    P_w = kernels.policy_transition(game.transition, w)
-    r_w = (w * r).sum(axis=1)
+    parts = _mixture_components(pi, rho)
+    P_w = sum(game.policy_transition(p) for p in parts) / game.n_agents
+    r_w = sum(game.policy_rewards(p)[0] for p in parts) / game.n_agents
     pen = sum(np.asarray(f.value(pi.probs[i], rho.probs[i]), dtype=np.float64)
               for i in range(game.n_agents))
     if penalty == "averaged":
@@ -319,24 +320,24 @@ def decentralized_value(game: MarkovGame, pi: ProductPolicy, rho: ProductPolicy,
     return V[0]
 
 
-def decentralized_q(game: MarkovGame, pi: ProductPolicy, rho: ProductPolicy, divergence,
+def decentralized_q(game, pi: ProductPolicy, rho: ProductPolicy, divergence,
                     omega: float, *, penalty: str = "paper") -> np.ndarray:
     r""":math:`Q^\pi_\rho(s, \mathbf a) = r(s,\mathbf a) + \gamma E_{s'}[V^\pi_\rho(s')]`
     (eq. 9), shape (S, A)."""
     V = decentralized_value(game, pi, rho, divergence, omega, penalty=penalty)
-    S, A = game.n_states, game.n_joint_actions
-    return _shared_reward(game) + game.gamma * (
-        game.transition.reshape(S * A, S) @ V).reshape(S, A)
+    everyone = tuple(range(game.n_agents))
+    cont = game.continuation(V[None], pi, everyone).reshape(game.n_states, -1)
+    return _shared_reward(game, pi) + game.gamma * cont
 
 
 # -- Table 1: the two-player matrix game ------------------------------------------------
-def alice_bob_game(a: float, b: float, c: float, d: float) -> MarkovGame:
+def alice_bob_game(a: float, b: float, c: float, d: float) -> Game:
     r"""The 2x2 game of 003, Table 1: shared reward a, b, c, d for the joint actions
     (u_A^0, u_B^0), (u_A^0, u_B^1), (u_A^1, u_B^0), (u_A^1, u_B^1). Alice is agent 0."""
     return matrix_game(np.array([[a, b], [c, d]], dtype=np.float64))
 
 
-def alice_bob_policy(game: MarkovGame, p: float, q: float) -> ProductPolicy:
+def alice_bob_policy(game, p: float, q: float) -> ProductPolicy:
     """Alice plays u_A^0 with probability p, Bob plays u_B^0 with probability q."""
     for name, v in (("p", p), ("q", q)):
         if not 0.0 <= v <= 1.0:

@@ -177,6 +177,30 @@ def _adam_ascent(state: NNState, grads, lr, beta1, beta2, eps) -> NNState:
     return NNState(params, m, v, t)
 
 
+#: Seeds drawn by :func:`nn_pg` (from OS entropy, or from a given generator) lie in
+#: ``[0, SEED_BOUND)``.
+SEED_BOUND = 2 ** 63
+
+
+def _resolve_seed(seed, rng) -> int:
+    """The integer seed of the initial weights: ``seed``, or one drawn from ``rng``, or
+    one drawn from OS entropy when neither is given (recorded in ``run.params["seed"]``)."""
+    if seed is not None and rng is not None:
+        raise ValueError("pass seed or rng, not both")
+    if rng is not None:
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError(f"rng must be a numpy.random.Generator, got "
+                            f"{type(rng).__name__}; pass an int as seed=")
+        return int(rng.integers(SEED_BOUND))
+    if seed is None:
+        return int(np.random.default_rng().integers(SEED_BOUND))
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be a non-negative int, got {seed!r}")
+    if seed < 0:
+        raise ValueError(f"seed is {seed}, expected a non-negative int")
+    return int(seed)
+
+
 def nn_pg(game: MarkovGame, *, seed=None, rng=None, params0=None, hidden=None,
           activation: str = "relu", init: str = "torch", optimizer: str = "sgd",
           lr: float = 0.1, iters: int = 400, log_barrier: float = 0.0,
@@ -193,10 +217,17 @@ def nn_pg(game: MarkovGame, *, seed=None, rng=None, params0=None, hidden=None,
     Parameters
     ----------
     game : MarkovGame
-    seed, rng : int or numpy.random.Generator
-        Randomness of the initial weights (one of them, or ``params0``).
+    seed : int >= 0, optional
+        Seed of the initial weights (``numpy.random.default_rng(seed)``). Without
+        ``seed``, ``rng`` and ``params0``, a seed is drawn from OS entropy; either way
+        the seed used is recorded in ``run.params["seed"]``, and
+        ``nn_pg(game, seed=run.params["seed"], ...)`` reproduces the run exactly.
+    rng : numpy.random.Generator, optional
+        Instead of ``seed``: the seed is drawn from ``rng`` (one draw), then used as
+        above and recorded.
     params0 : list of ndarray, optional
-        Initial flat weights per agent (see :class:`MLP`); overrides seed/rng.
+        Initial flat weights per agent (see :class:`MLP`), instead of seed/rng
+        (``run.params["seed"]`` is then None).
     hidden : sequence of int, optional
         Hidden widths; default (|S|, |S|) (002, App. G.2).
     activation : {"relu", "tanh"}
@@ -233,6 +264,8 @@ def nn_pg(game: MarkovGame, *, seed=None, rng=None, params0=None, hidden=None,
     adam_eps = check_scalar(adam_eps, "adam_eps", positive=True)
     nets = agent_networks(game, hidden, activation)
     if params0 is not None:
+        if seed is not None or rng is not None:
+            raise ValueError("pass params0 or seed/rng, not both")
         if len(params0) != game.n_agents:
             raise ValueError(f"params0 must hold {game.n_agents} weight vectors, got "
                              f"{len(params0)}")
@@ -244,9 +277,8 @@ def nn_pg(game: MarkovGame, *, seed=None, rng=None, params0=None, hidden=None,
                                  f"shape {p.shape}")
             params.append(p)
     else:
-        if seed is not None and rng is not None:
-            raise ValueError("pass seed or rng, not both")
-        gen = np.random.default_rng(seed if rng is None else rng)
+        seed = _resolve_seed(seed, rng)
+        gen = np.random.default_rng(seed)
         params = [net.init(gen, init) for net in nets]
     state0 = NNState(params)
     if optimizer == "adam":

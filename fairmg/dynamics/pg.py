@@ -33,8 +33,11 @@ import numpy as np
 from numba import njit
 
 from ..evaluate import Evaluation, evaluate
-from ..model import MarkovGame, ProductPolicy, check_scalar
-from .run import METRICS, Run, iterate
+from .._validate import as_float_array, check_scalar
+from ..games.base import Game
+from ..policy import ProductPolicy, softmax
+from ..policy import log_softmax as _log_softmax
+from .run import Run, iterate
 
 __all__ = ["softmax_pg", "npg", "npg_best_response", "policy_gradient",
            "log_barrier_gradient", "log_barrier_objective", "natural_directions",
@@ -47,22 +50,23 @@ VISITATION_RTOL = 1e-12
 
 
 # -- inputs ---------------------------------------------------------------------------
-def check_logits(game: MarkovGame, theta0, name: str = "theta0") -> np.ndarray:
-    """A float64 copy of logits ``[N, S, A_max]`` with the padding set to 0.
+def check_logits(game: Game, theta0, name: str = "theta0", *, batch: bool = False) -> np.ndarray:
+    """A float64 copy of logits ``[N, S, A_max]`` (``[B, N, S, A_max]`` with ``batch``)
+    with the padding set to 0.
 
     Raises ``ValueError`` naming ``name`` for a wrong shape or a non-finite valid entry.
     """
-    if not isinstance(game, MarkovGame):
-        raise TypeError(f"game must be a MarkovGame, got {type(game).__name__}")
-    try:
-        theta = np.array(theta0, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be a numeric array, got {type(theta0).__name__}") from exc
+    if not isinstance(game, Game):
+        raise TypeError(f"game must be a fairmg Game, got {type(game).__name__}")
+    theta = as_float_array(theta0, name, finite=False)
     shape = (game.n_agents, game.n_states, game.max_actions)
-    if theta.shape != shape:
-        raise ValueError(f"{name} must have shape {shape} (agents, states, max actions), "
+    if theta.shape[-3:] != shape or theta.ndim not in ((3, 4) if batch else (3,)):
+        want = f"{shape} or (B, *{shape})" if batch else f"{shape}"
+        raise ValueError(f"{name} must have shape {want} (agents, states, max actions), "
                          f"got {theta.shape}")
-    mask = np.broadcast_to(game.action_mask[:, None, :], shape)
+    if theta.ndim == 4 and theta.shape[0] == 0:
+        raise ValueError(f"{name} has an empty batch axis")
+    mask = np.broadcast_to(game.action_mask[:, None, :], theta.shape)
     bad = np.argwhere(mask & ~np.isfinite(theta))
     if bad.size:
         idx = tuple(int(v) for v in bad[0])
@@ -80,13 +84,9 @@ def _check_finite_update(theta: np.ndarray, what: str) -> np.ndarray:
 
 
 # -- the pieces of the gradients -------------------------------------------------------
-def log_softmax(game: MarkovGame, theta: np.ndarray) -> np.ndarray:
-    """log pi^i(a_i|s) of logits ``theta [N, S, A_max]`` (stable log-sum-exp); padding 0."""
-    mask = game.action_mask[:, None, :]
-    z = np.where(mask, theta, -np.inf)
-    top = z.max(axis=-1, keepdims=True)
-    lse = top + np.log(np.where(mask, np.exp(z - top), 0.0).sum(axis=-1, keepdims=True))
-    return np.where(mask, theta - lse, 0.0)
+def log_softmax(game: Game, theta: np.ndarray) -> np.ndarray:
+    """log pi^i(a_i|s) of logits ``theta [..., N, S, A_max]`` (stable log-sum-exp); padding 0."""
+    return _log_softmax(theta, game.action_mask)
 
 
 def policy_gradient(ev: Evaluation) -> np.ndarray:
@@ -98,10 +98,10 @@ def policy_gradient(ev: Evaluation) -> np.ndarray:
     (N, S, A_max), zero on padding. In a Markov potential game this is also
     :math:`\partial\Phi_\theta(\mu)/\partial\theta^i` (eq. (2)).
     """
-    return ev.visitation[None, :, None] * ev.policy.probs * ev.local_advantages
+    return ev.visitation[..., None, :, None] * ev.probs * ev.local_advantages
 
 
-def log_barrier_terms(game: MarkovGame, probs: np.ndarray) -> np.ndarray:
+def log_barrier_terms(game: Game, probs: np.ndarray) -> np.ndarray:
     r"""The log-barrier term of every agent, :math:`b^i` of 002, Section 3.2, shape (N,).
 
     .. math:: b^i(\theta^i) = -\mathbb{E}_{s\sim \mathrm{Unif}_S}\,
@@ -120,7 +120,7 @@ def log_barrier_terms(game: MarkovGame, probs: np.ndarray) -> np.ndarray:
     return logp.sum(axis=(1, 2)) / (game.n_states * sizes) + np.log(sizes)
 
 
-def log_barrier_gradient(game: MarkovGame, probs: np.ndarray, lam: float) -> np.ndarray:
+def log_barrier_gradient(game: Game, probs: np.ndarray, lam: float) -> np.ndarray:
     r""":math:`\lambda\,\partial b^i/\partial\theta^i_{s,a}` for every agent, shape (N, S, A_max).
 
     Derived by hand from :func:`log_barrier_terms`:
@@ -134,7 +134,7 @@ def log_barrier_gradient(game: MarkovGame, probs: np.ndarray, lam: float) -> np.
     return np.where(mask, lam / game.n_states * (1.0 / sizes - probs), 0.0)
 
 
-def regularized_values(game: MarkovGame, theta, lam: float = 0.0) -> np.ndarray:
+def regularized_values(game: Game, theta, lam: float = 0.0) -> np.ndarray:
     r"""Each agent's objective :math:`J^i(\theta) = V^i_\theta(\mu) + \lambda b^i(\theta^i)`, shape (N,).
 
     The function whose gradient in :math:`\theta^i` the dynamics of this module follow
@@ -148,7 +148,7 @@ def regularized_values(game: MarkovGame, theta, lam: float = 0.0) -> np.ndarray:
     return out
 
 
-def log_barrier_objective(game: MarkovGame, theta, lam: float) -> float:
+def log_barrier_objective(game: Game, theta, lam: float) -> float:
     r""":math:`L_\lambda(\theta) = \Phi_\theta(\mu) + \lambda\sum_i b^i(\theta^i)` (002, Section 3.2).
 
     Needs a game that carries its potential (``game.potential``).
@@ -217,16 +217,27 @@ def natural_direction(adv, logp, d, lam, n_states):
     return out
 
 
-def natural_directions(game: MarkovGame, ev: Evaluation, logp: np.ndarray,
-                       lam: float = 0.0) -> np.ndarray:
-    """:func:`natural_direction` of every agent from an evaluation, shape (N, S, A_max)."""
+def natural_directions(game: Game, ev, logp: np.ndarray, lam: float = 0.0) -> np.ndarray:
+    """:func:`natural_direction` of every agent (and every run of a batch) at once.
+
+    The same closed form, vectorized over agents, states and a leading batch axis:
+    ``ev`` is an :class:`Evaluation` (result (N, S, A_max)) or a
+    :class:`~fairmg.dynamics.run.BatchEvaluation` (result (B, N, S, A_max)).
+    """
     adv = ev.local_advantages
-    out = np.zeros_like(adv)
-    for i, n in enumerate(game.action_sizes):
-        out[i, :, :n] = natural_direction(np.ascontiguousarray(adv[i, :, :n]),
-                                          np.ascontiguousarray(logp[i, :, :n]),
-                                          ev.visitation, float(lam), game.n_states)
-    return out
+    mask = game.action_mask[:, None, :]
+    n = np.array(game.action_sizes, dtype=np.float64)[:, None, None]
+    d = ev.visitation[..., None, :, None]                      # (..., 1, S, 1)
+    out = adv - np.where(mask, adv, 0.0).sum(axis=-1, keepdims=True) / n
+    if lam:
+        # 1/pi overflows only in states the policy (almost) never visits, zeroed below;
+        # a visited one makes the caller raise
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            inv = np.where(mask, np.exp(-np.where(mask, logp, 0.0)), 0.0)
+            mean_inv = inv.sum(axis=-1, keepdims=True) / n
+            out = out + lam / (game.n_states * n * d) * (inv - mean_inv)
+    dmax = ev.visitation.max(axis=-1)[..., None, None, None]
+    return np.where(mask & (d > VISITATION_RTOL * dmax), out, 0.0)
 
 
 # -- the inner loop of NPG-BR ------------------------------------------------------------
@@ -377,12 +388,18 @@ def soft_policy_iteration(P, r, theta, mu, gamma, lr, lam, n_states, steps):
 
 
 # -- the dynamics --------------------------------------------------------------------
-def _logits_policy(game: MarkovGame):
-    return lambda theta: ProductPolicy.from_logits(game, theta)
+def _logits_policy(game: Game):
+    """logits -> a ProductPolicy (N, S, A_max) or a batch of tables (B, N, S, A_max)."""
+    def to_policy(theta):
+        if theta.ndim == 3:
+            return ProductPolicy(game, softmax(theta, game.action_mask), _checked=True)
+        return softmax(theta, game.action_mask)
+    return to_policy
 
 
-def softmax_pg(game: MarkovGame, theta0, lr: float = 0.1, iters: int = 400,
-               log_barrier: float = 0.0, *, metrics=METRICS, progress: bool = False) -> Run:
+def softmax_pg(game: Game, theta0, lr: float = 0.1, iters: int = 400,
+               log_barrier: float = 0.0, *, metrics="auto", keep="all", evaluator=None,
+               progress: bool = False) -> Run:
     r"""Independent softmax policy gradient, 002 eq. (3), optionally log-barrier regularized.
 
     .. math:: \theta^i_{t+1} = \theta^i_t + \eta\big(\nabla_{\theta^i} V^i_{\theta_t}(\mu)
@@ -394,43 +411,51 @@ def softmax_pg(game: MarkovGame, theta0, lr: float = 0.1, iters: int = 400,
 
     Parameters
     ----------
-    game : MarkovGame
-    theta0 : array_like (N, S, A_max)
-        Initial logits (padding ignored).
+    game : Game
+        Dense or factored.
+    theta0 : array_like (N, S, A_max) or (B, N, S, A_max)
+        Initial logits (padding ignored). With a leading batch axis the B runs step in
+        lockstep (one compiled evaluation of the batch per iteration for dense games) and
+        the metrics gain a batch axis; ``run[b]`` is run b.
     lr : float
         Step size eta > 0.
     iters : int
         Number of updates; the run records ``iters + 1`` policies.
     log_barrier : float
         lambda >= 0.
-    metrics : sequence of str
-        Metrics recorded every iteration (see :data:`fairmg.dynamics.METRICS`).
+    metrics : "auto", str or sequence
+        Metrics recorded every iteration (:func:`fairmg.dynamics.resolve_metrics`).
+    keep : {"all", "last", "none"} or int
+        Which iterations' logits and policies to keep.
+    evaluator : callable, optional
+        The driver's evaluator (default exact; see :func:`fairmg.dynamics.iterate`).
     progress : bool
         Show a tqdm bar.
 
     Returns
     -------
     Run
-        ``run.thetas`` holds the logits of every iteration.
+        ``run.thetas`` holds the logits of every kept iteration.
     """
-    theta = check_logits(game, theta0)
+    theta = check_logits(game, theta0, batch=True)
     lr = check_scalar(lr, "lr", positive=True)
     lam = check_scalar(log_barrier, "log_barrier")
 
     def step(theta, ev):
         grad = policy_gradient(ev)
         if lam:
-            grad = grad + log_barrier_gradient(game, ev.policy.probs, lam)
+            grad = grad + log_barrier_gradient(game, ev.probs, lam)
         return _check_finite_update(theta + lr * grad, "softmax_pg")
 
     return iterate(game, theta, step, _logits_policy(game), iters,
                    name="softmax-pg" + ("-lb" if lam else ""),
                    params=dict(lr=lr, iters=iters, log_barrier=lam), metrics=metrics,
-                   progress=progress)
+                   keep=keep, evaluator=evaluator, progress=progress)
 
 
-def npg(game: MarkovGame, theta0, lr: float = 0.1, iters: int = 400,
-        log_barrier: float = 0.0, *, metrics=METRICS, progress: bool = False) -> Run:
+def npg(game: Game, theta0, lr: float = 0.1, iters: int = 400,
+        log_barrier: float = 0.0, *, metrics="auto", keep="all", evaluator=None,
+        progress: bool = False) -> Run:
     r"""Natural policy gradient, 002 eq. (4), every agent at once.
 
     .. math:: \theta^i_{t+1} = \theta^i_t + \eta (F^i_{\theta_t})^\dagger
@@ -444,9 +469,9 @@ def npg(game: MarkovGame, theta0, lr: float = 0.1, iters: int = 400,
     :math:`\lambda (1/\pi - \overline{1/\pi}) / (|S||A^i| d(s))` (derived in
     :func:`natural_direction`; the paper does not state it).
 
-    Parameters and return value as :func:`softmax_pg`.
+    Parameters and return value as :func:`softmax_pg` (batches of logits included).
     """
-    theta = check_logits(game, theta0)
+    theta = check_logits(game, theta0, batch=True)
     lr = check_scalar(lr, "lr", positive=True)
     lam = check_scalar(log_barrier, "log_barrier")
 
@@ -457,10 +482,10 @@ def npg(game: MarkovGame, theta0, lr: float = 0.1, iters: int = 400,
     return iterate(game, theta, step, _logits_policy(game), iters,
                    name="npg" + ("-lb" if lam else ""),
                    params=dict(lr=lr, iters=iters, log_barrier=lam), metrics=metrics,
-                   progress=progress)
+                   keep=keep, evaluator=evaluator, progress=progress)
 
 
-def best_response_step(game: MarkovGame, theta: np.ndarray, policy: ProductPolicy, *,
+def best_response_step(game: Game, theta: np.ndarray, policy: ProductPolicy, *,
                        inner_steps: int, lr: float, lam: float = 0.0):
     r"""One outer step of NPG-BR, 002 eqs. (5)-(6).
 
@@ -497,8 +522,8 @@ def best_response_step(game: MarkovGame, theta: np.ndarray, policy: ProductPolic
     return out, agent, gains
 
 
-def npg_best_response(game: MarkovGame, theta0, inner_steps: int = 5, lr: float = 1.0,
-                      iters: int = 400, log_barrier: float = 0.0, *, metrics=METRICS,
+def npg_best_response(game: Game, theta0, inner_steps: int = 5, lr: float = 1.0,
+                      iters: int = 400, log_barrier: float = 0.0, *, metrics="auto",
                       progress: bool = False) -> Run:
     r"""Approximate-best-response NPG (NPG-BR), 002 eqs. (5)-(6).
 

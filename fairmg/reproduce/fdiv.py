@@ -18,7 +18,8 @@ import numpy as np
 
 from ..dynamics.fdiv import (alice_bob_game, alice_bob_policy, fdiv_iteration, tvpo_omega,
                              unary_iteration)
-from . import figure
+from . import figure, quick_label
+from ._progress import run_units
 
 __all__ = ["FIG1_GAME", "FIG1_INITS", "FIG6_CASES", "fig1_runs", "fig6_runs",
            "tv_threshold"]
@@ -54,33 +55,53 @@ def _pq(run) -> np.ndarray:
 
 
 def fig1_runs(iters: int, progress: bool = False) -> list[dict]:
-    """Every curve of Fig. 1/5: dicts with divergence, omega, init, p, q, reward."""
+    """Every curve of Fig. 1/5: dicts with divergence, omega, init, p, q, reward.
+
+    ``progress``: print the expected duration (from the first run), then one bar over
+    the runs on a terminal, or one line when done elsewhere.
+    """
     g = alice_bob_game(*FIG1_GAME)
-    out = []
     settings = [(d, FIG1_TV_OMEGA if d == "tv" else FIG1_OMEGA) for d in FIG1_DIVERGENCES]
     settings += [("tv", FIG1_OMEGA), ("tv", tvpo_omega(g))]
-    for k, init in enumerate(FIG1_INITS):
-        pol0 = alice_bob_policy(g, *init)
+    units = [(k, init, div, om) for k, init in enumerate(FIG1_INITS) for div, om in settings]
+
+    def one(unit):
+        k, init, div, om = unit
+        run = fdiv_iteration(g, alice_bob_policy(g, *init), div, om, iters,
+                             metrics=("values",))
+        pq = _pq(run)
+        return dict(divergence=div, omega=om, init=k + 1, p=pq[:, 0], q=pq[:, 1],
+                    reward=run.metrics["values"][:, 0])
+
+    def warmup():  # one iteration of each setting: set-up of each divergence, untimed
         for div, om in settings:
-            run = fdiv_iteration(g, pol0, div, om, iters, metrics=("values",),
-                                 progress=progress)
-            pq = _pq(run)
-            out.append(dict(divergence=div, omega=om, init=k + 1, p=pq[:, 0], q=pq[:, 1],
-                            reward=run.metrics["values"][:, 0]))
-    return out
+            fdiv_iteration(g, alice_bob_policy(g, *FIG1_INITS[0]), div, om, 1, metrics=())
+
+    return run_units("fdiv-fig1", units, one, enabled=progress, first=len(settings),
+                     warmup=warmup if progress else None)
 
 
 def fig6_runs(iters: int, progress: bool = False) -> list[dict]:
-    out = []
-    for case, abcd in FIG6_CASES.items():
+    """Every curve of Fig. 6: dicts with case, omega, p, q, reward (``progress`` as in
+    :func:`fig1_runs`)."""
+    units = [(case, abcd, om) for case, abcd in FIG6_CASES.items() for om in FIG6_OMEGAS]
+
+    def one(unit):
+        case, abcd, om = unit
         g = alice_bob_game(*abcd)
-        for om in FIG6_OMEGAS:
-            run = unary_iteration(g, alice_bob_policy(g, *FIG6_INIT), "entropy", om, iters,
-                                  metrics=("values",), progress=progress)
-            pq = _pq(run)
-            out.append(dict(case=case, omega=om, p=pq[:, 0], q=pq[:, 1],
-                            reward=run.metrics["values"][:, 0]))
-    return out
+        run = unary_iteration(g, alice_bob_policy(g, *FIG6_INIT), "entropy", om, iters,
+                              metrics=("values",))
+        pq = _pq(run)
+        return dict(case=case, omega=om, p=pq[:, 0], q=pq[:, 1],
+                    reward=run.metrics["values"][:, 0])
+
+    def warmup():
+        g = alice_bob_game(*FIG6_CASES["case 2"])
+        unary_iteration(g, alice_bob_policy(g, *FIG6_INIT), "entropy", FIG6_OMEGAS[0], 1,
+                        metrics=())
+
+    return run_units("fdiv-fig6", units, one, enabled=progress, first=len(FIG6_OMEGAS),
+                     warmup=warmup if progress else None)
 
 
 def _write_csv(path: Path, notes: list[str], keys: list[str], runs: list[dict]) -> None:
@@ -123,17 +144,30 @@ def _notes_fig1(runs: list[dict]) -> list[str]:
         description="KL/TV/chi^2/H iterations, 4 inits, 2x2 game a=5 b=7 c=6 d=4 "
                     "(reward, p, q)")
 def make_fig1(out, *, seeds=None, quick=False, progress=True) -> list[Path]:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """Write ``fdiv-fig1.png`` and ``fdiv-fig1.csv`` (``seeds`` unused: deterministic)."""
     out = Path(out)
     iters = 20 if quick else 60
     runs = fig1_runs(iters, progress=progress)
     notes = _notes_fig1(runs)
-    fig, axes = plt.subplots(4, 4, figsize=(16, 13), sharex=True)
+    png, csvp = out / "fdiv-fig1.png", out / "fdiv-fig1.csv"
+    plot_fig1(png, runs, notes, quick=quick)
+    _write_csv(csvp, notes, ["divergence", "omega", "init"], runs)
+    return [png, csvp]
+
+
+def plot_fig1(png: Path, runs: list[dict], notes: list[str], quick: bool = False) -> None:
+    """The 4 x 4 grid of Fig. 1/5 (rows: inits, columns: divergences) with one legend for
+    the whole figure above the panels, so that no legend covers a curve."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import MaxNLocator
+
+    fig, axes = plt.subplots(4, 4, figsize=(16, 13.6), sharex=True)
     titles = {"kl": "KL-iteration", "tv": "TV-iteration", "chi2": r"$\chi^2$-iteration",
               "hellinger": "H-iteration"}
+    twins = {}
     for r in runs:
         row = r["init"] - 1
         col = FIG1_DIVERGENCES.index(r["divergence"])
@@ -141,16 +175,15 @@ def make_fig1(out, *, seeds=None, quick=False, progress=True) -> list[Path]:
         main = r["divergence"] != "tv" or r["omega"] == FIG1_TV_OMEGA
         style = "-" if main else (":" if r["omega"] == FIG1_OMEGA else "-.")
         t = np.arange(len(r["p"]))
-        ax.plot(t, r["reward"], "k" + style, lw=2 if main else 1.2,
-                label=f"reward, $\\omega$={r['omega']:g}")
-        ax2 = ax.twinx() if not hasattr(ax, "_pq") else ax._pq
-        ax._pq = ax2
-        ax2.plot(t, r["p"], style, color="tab:blue", lw=1.5 if main else 1,
-                 label=f"p, $\\omega$={r['omega']:g}")
-        ax2.plot(t, r["q"], style, color="tab:orange", lw=1.5 if main else 1,
-                 label=f"q, $\\omega$={r['omega']:g}")
+        ax.plot(t, r["reward"], "k" + style, lw=2 if main else 1.2)
+        if ax not in twins:
+            twins[ax] = ax.twinx()
+        ax2 = twins[ax]
+        ax2.plot(t, r["p"], style, color="tab:blue", lw=1.5 if main else 1)
+        ax2.plot(t, r["q"], style, color="tab:orange", lw=1.5 if main else 1)
         ax2.set_ylim(-0.05, 1.05)
         ax.set_ylim(5.3, 7.1)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
         if row == 0:
             ax.set_title(titles[r["divergence"]])
         if col == 0:
@@ -159,21 +192,31 @@ def make_fig1(out, *, seeds=None, quick=False, progress=True) -> list[Path]:
             ax2.set_ylabel("p, q")
         if row == 3:
             ax.set_xlabel("iteration")
-    h1, l1 = axes[0, 1].get_legend_handles_labels()
-    h2, l2 = axes[0, 1]._pq.get_legend_handles_labels()
-    axes[0, 1].legend(h1 + h2, l1 + l2, fontsize=7, loc="center right", ncol=1)
-    h1, l1 = axes[0, 0].get_legend_handles_labels()
-    h2, l2 = axes[0, 0]._pq.get_legend_handles_labels()
-    axes[0, 0].legend(h1 + h2, l1 + l2, fontsize=8, loc="center right")
-    fig.suptitle("003 Fig. 1 / Fig. 5: f-divergence policy iteration (eq. 4), "
-                 "reward (black) and p, q (colour)")
+    # one legend for the whole figure, above the panels (in a panel it hides curves)
+    tvpo = tvpo_omega(alice_bob_game(*FIG1_GAME))
+    by = {(r["divergence"], r["omega"], r["init"]): r for r in runs}
+    hidden = all(np.array_equal(by["tv", FIG1_OMEGA, k][key], by["tv", tvpo, k][key])
+                 for k in range(1, len(FIG1_INITS) + 1) for key in ("p", "q", "reward"))
+    handles = [Line2D([], [], color="k", lw=2, label="reward (left axis)"),
+               Line2D([], [], color="tab:blue", lw=1.5, label="p (right axis)"),
+               Line2D([], [], color="tab:orange", lw=1.5, label="q (right axis)"),
+               Line2D([], [], color="grey", ls="-", lw=1.5,
+                      label=f"KL, $\\chi^2$, H: $\\omega$={FIG1_OMEGA:g}; TV: "
+                            f"$\\omega$={FIG1_TV_OMEGA:g}"),
+               Line2D([], [], color="grey", ls=":", lw=1.2,
+                      label=f"TV, $\\omega$={FIG1_OMEGA:g}"
+                            + (" (same curves, under the dash-dot)" if hidden else "")),
+               Line2D([], [], color="grey", ls="-.", lw=1.2,
+                      label=f"TV, TVPO's $\\omega$={tvpo:g}")]
+    fig.legend(handles=handles, loc="upper center", ncol=6, fontsize=9,
+               bbox_to_anchor=(0.5, 0.965), frameon=False)
+    title = ("003 Fig. 1 / Fig. 5: f-divergence policy iteration (eq. 4), reward (black) "
+             "and p, q (colour)")
+    fig.suptitle(title + (f" -- {quick_label()}" if quick else ""))
     fig.text(0.01, 0.005, "\n".join(notes), fontsize=8.5, va="bottom", wrap=True)
-    fig.tight_layout(rect=(0, 0.07, 1, 0.97))
-    png, csvp = out / "fdiv-fig1.png", out / "fdiv-fig1.csv"
+    fig.tight_layout(rect=(0, 0.07, 1, 0.945))
     fig.savefig(png, dpi=110)
     plt.close(fig)
-    _write_csv(csvp, notes, ["divergence", "omega", "init"], runs)
-    return [png, csvp]
 
 
 def _notes_fig6(runs: list[dict]) -> list[str]:
@@ -196,9 +239,11 @@ def _notes_fig6(runs: list[dict]) -> list[str]:
 @figure("fdiv-fig6", paper="003 Fig. 6",
         description="unary formulation (entropy) on cases 2 and 3 of Appendix E.2")
 def make_fig6(out, *, seeds=None, quick=False, progress=True) -> list[Path]:
+    """Write ``fdiv-fig6.png`` and ``fdiv-fig6.csv`` (``seeds`` unused: deterministic)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     out = Path(out)
     iters = 12 if quick else 30
@@ -221,9 +266,11 @@ def make_fig6(out, *, seeds=None, quick=False, progress=True) -> list[Path]:
         axes[k + 1].set_ylim(-0.05, 1.05)
         for ax in axes[k:k + 2]:
             ax.set_xlabel("iteration")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
             ax.legend(fontsize=8)
     fig.suptitle("003 Fig. 6: unary formulation, entropy regularizer "
-                 "(solid: paper's omega = 0.1; dashed: omega = 1)")
+                 "(solid: paper's omega = 0.1; dashed: omega = 1)"
+                 + (f" -- {quick_label()}" if quick else ""))
     fig.text(0.01, 0.01, "\n".join(notes), fontsize=8.5, va="bottom")
     fig.tight_layout(rect=(0, 0.16, 1, 0.95))
     png, csvp = out / "fdiv-fig6.png", out / "fdiv-fig6.csv"

@@ -33,15 +33,16 @@ from __future__ import annotations
 
 import csv
 import os
+import signal
+import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
-
-from . import figure
+from . import figure, job_key, quick_label
+from ._progress import Stage, format_duration, say
 
 PAPER = "002 (Convergence and PoA of softmax PG in MPGs)"
 AGENTS = (2, 3, 5)
@@ -86,10 +87,23 @@ class Job:
 
     @property
     def cost(self) -> float:
-        """Rough relative cost, to start the longest runs first."""
-        per_iter = 2.0 ** self.n_agents
-        if self.algo == "npg-br":
-            per_iter *= 1 + 0.2 * self.K * self.n_agents
+        """Modelled run time, in units of about 1 ms on the machine the model was fitted
+        on (timings of every algorithm at N = 2, 3, 5, 400 iterations). Per iteration:
+        PG ``0.2 + 2^N / 64``; NPG that times ``1 + 2^N / 20`` (its natural direction);
+        NPG-BR ``(1.4 PG + K N 2^N / 2800) (1 + 2^N / 32)`` (K inner soft-PI steps per
+        agent); the networks ``0.3 + 2^N / 25``. Used to start the longest runs first, to
+        weight the progress bar and, calibrated by :func:`seconds_per_cost`, to estimate
+        the duration."""
+        size = 2.0 ** self.n_agents
+        pg = 0.2 + size / 64
+        if self.algo in ("nn-pg", "nn-adam"):
+            per_iter = 0.3 + size / 25
+        elif self.algo == "npg":
+            per_iter = pg * (1 + size / 20)
+        elif self.algo == "npg-br":
+            per_iter = (1.4 * pg + self.K * self.n_agents * size / 2800) * (1 + size / 32)
+        else:
+            per_iter = pg
         return per_iter * self.iters
 
 
@@ -163,6 +177,10 @@ def limit_blas_threads(n: int = 1) -> list[str]:
 
 
 def _worker_init() -> None:
+    """Worker set-up: one BLAS thread, and Ctrl-C left to the parent (which stops the
+    workers itself: a SIGINT delivered to the whole process group would otherwise raise
+    in every worker and leave the pool to hang on its dead processes)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     limit_blas_threads(1)
 
 
@@ -174,27 +192,123 @@ def _pool(workers: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init)
 
 
-def run_jobs(jobs, *, workers: int | None = None, progress: bool = True, desc: str = "runs"):
+def _stop_pool(pool: ProcessPoolExecutor, timeout: float = 1.0) -> None:
+    """Stop every worker now (SIGTERM, then SIGKILL after ``timeout``) and drop the
+    queued jobs; ``shutdown(wait=True)`` would instead finish every queued job first."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    for p in procs:
+        if p.is_alive():
+            p.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)
+    deadline = time.monotonic() + timeout
+    for p in procs:
+        p.join(max(0.0, deadline - time.monotonic()))
+        if p.is_alive():
+            p.kill()
+            p.join(0.2)
+
+
+def warm_up(jobs) -> None:
+    """Run one 1-iteration job of each kind in ``jobs`` (N = 2) in this process, so that
+    every numba kernel they need is loaded (or compiled) once, here, before the worker
+    processes are forked: they inherit it instead of each loading it again (and the
+    estimate does not count it)."""
+    kinds = {(j.algo, j.lam > 0, j.K) for j in jobs}
+    for algo, barrier, K in sorted(kinds, key=str):
+        run_job(Job(2, 0, algo, 0.1 if barrier else 0.0, K, 1))
+
+
+def seconds_per_cost(repeats: int = 5) -> float:
+    """Seconds per unit of :attr:`Job.cost` on this machine as loaded now: the median of
+    ``repeats`` timed probe runs (N = 3 PG, 40 iterations, about 15 ms each) after one
+    warm-up run (not the fastest: the probe should see the load the runs will see)."""
+    probe = Job(3, 0, "pg", 0.0, 0, 40)
+    run_job(probe)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        run_job(probe)
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times)) / probe.cost
+
+
+def effective_workers(workers: int | None, n_jobs: int) -> int:
+    """Processes that will actually run at once: ``workers`` (default: every core),
+    at most one per job and per core."""
+    cores = os.cpu_count() or 1
+    w = cores if workers is None else int(workers)
+    return max(1, min(w, n_jobs, cores))
+
+
+def parallel_speedup(workers: int) -> float:
+    """How many times faster ``workers`` processes finish than the one probe process, on
+    this machine as loaded now: with ``L`` other runnable processes (the 1-minute load
+    average) on ``C`` cores each of ``w`` processes gets ``min(1, C / (L + w))`` of a core."""
+    cores = os.cpu_count() or 1
+    try:
+        load = max(0.0, os.getloadavg()[0])
+    except (AttributeError, OSError):
+        load = 0.0
+    share = lambda w: min(1.0, cores / (load + w))  # noqa: E731
+    return max(1.0, workers * share(workers) / share(1))
+
+
+def estimate_seconds(jobs, workers: int | None = None, per_cost: float | None = None) -> float:
+    """Expected wall time of ``jobs`` on ``workers`` processes: the cost model calibrated
+    by a probe run (:func:`seconds_per_cost`), divided by :func:`parallel_speedup`."""
+    jobs = list(jobs)
+    if not jobs:
+        return 0.0
+    per_cost = seconds_per_cost() if per_cost is None else per_cost
+    costs = [j.cost for j in jobs]
+    w = effective_workers(workers, len(jobs))
+    # the longest run bounds the wall time from below however many workers there are
+    return per_cost * max(sum(costs) / parallel_speedup(w), max(costs))
+
+
+def run_jobs(jobs, *, workers: int | None = None, progress: bool = True, desc: str = "runs",
+             checkpoint=None):
     """Run ``jobs`` (in ``workers`` processes; 1: in this process).
 
     Returns ``{config: {metric: array (seeds, iters + 1)}}`` with seeds in order.
+
+    ``checkpoint`` (a :class:`fairmg.reproduce.Checkpoint`): jobs already in it are not
+    run again, and every finished job is added to it as it finishes, so that an
+    interruption (Ctrl-C) loses only the runs in flight. On Ctrl-C the worker processes
+    are stopped at once and ``KeyboardInterrupt`` propagates.
     """
     jobs = sorted(set(jobs), key=lambda j: -j.cost)
-    workers = (os.cpu_count() or 1) if workers is None else int(workers)
     results: dict = {}
-    if workers <= 1 or len(jobs) <= 1:
-        with tqdm(total=len(jobs), desc=desc, disable=not progress) as bar:
-            for job in jobs:
-                results[job] = run_job(job)[1]
-                bar.update()
-    else:
-        with _pool(workers) as pool:
-            futures = [pool.submit(run_job, j) for j in jobs]
-            with tqdm(total=len(jobs), desc=desc, disable=not progress) as bar:
+    if checkpoint is not None:
+        for job in jobs:
+            got = checkpoint.results.get(job_key(job))
+            if got is not None:
+                results[job] = got
+    todo = [j for j in jobs if j not in results]
+    workers = (os.cpu_count() or 1) if workers is None else int(workers)
+
+    def finished(job, curves, stage):
+        results[job] = curves
+        if checkpoint is not None:
+            checkpoint.results[job_key(job)] = curves
+        stage.advance(job.cost)
+
+    with Stage(desc, len(jobs), total_cost=sum(j.cost for j in todo), enabled=progress,
+               done=len(results)) as stage:
+        if workers <= 1 or len(todo) <= 1:
+            for job in todo:
+                finished(*run_job(job), stage)
+        elif todo:
+            warm_up(todo)
+            pool = _pool(workers)
+            try:
+                futures = [pool.submit(run_job, j) for j in todo]
                 for fut in as_completed(futures):
-                    job, curves = fut.result()
-                    results[job] = curves
-                    bar.update()
+                    finished(*fut.result(), stage)
+            except BaseException:
+                _stop_pool(pool)
+                raise
+            pool.shutdown(wait=True)
     out: dict = {}
     for job in sorted(results, key=lambda j: j.seed):
         for k, v in results[job].items():
@@ -247,16 +361,41 @@ def _barrier_curve(n, algo, lam, K, label, color):
     """The dashed curve of ``algo`` with its best lambda; none if every lambda diverged."""
     if lam is None:
         return []
-    return [Curve((n, algo, lam, K), f"{label} + barrier (lambda={lam:g})", color, True)]
+    return [Curve((n, algo, lam, K), f"{label} + barrier (lambda={lam:g})", color, True,
+                  base=(n, algo, 0.0, K))]
 
 
 # -- plotting and CSV -----------------------------------------------------------------------
 @dataclass(frozen=True)
 class Curve:
+    """One plotted curve: its run config, legend label, colour; a dashed curve (a
+    regularized variant, drawn with markers) names the solid curve it varies (``base``)."""
+
     config: tuple
     label: str
     color: str
     dashed: bool = False
+    base: tuple | None = None
+
+
+#: A dashed curve whose mean POA and Nash-gap stay this close (absolute; the Nash-gap
+#: relative to its largest value) to its solid base curve at every iteration is said to
+#: coincide with it (legend and caption), since it is then drawn on top of it.
+COINCIDE_TOL = 1e-3
+MARKERS = ("o", "s", "^", "D", "v", "P")
+
+
+def coincides(results: dict, curve: Curve) -> bool:
+    """Whether the dashed ``curve`` lies on its base curve (within :data:`COINCIDE_TOL`)."""
+    if curve.base is None or curve.base not in results:
+        return False
+    for metric in METRICS:
+        a = mean_se(results[curve.config][metric])[0]
+        b = mean_se(results[curve.base][metric])[0]
+        scale = 1.0 if metric == "poa" else max(1.0, float(np.nanmax(np.abs(b))))
+        if not np.all(np.abs(a - b) <= COINCIDE_TOL * scale):
+            return False
+    return True
 
 
 def _write_csv(path: Path, fig_id: str, results: dict, selected: set) -> None:
@@ -277,30 +416,53 @@ def _write_csv(path: Path, fig_id: str, results: dict, selected: set) -> None:
 
 def _plot(path: Path, title: str, caption: str, agents, results: dict,
           curves_by_n: dict) -> None:
+    """Top row POA, bottom row Nash-gap, one column per N. Dashed curves (regularized
+    variants) carry hollow markers, staggered so that one lying on a solid curve stays
+    visible; the legend says which coincide, and the caption explains both."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
-    fig, axes = plt.subplots(2, len(agents), figsize=(4.6 * len(agents), 7.2),
+    fig, axes = plt.subplots(2, len(agents), figsize=(4.6 * len(agents), 7.4),
                              squeeze=False)
+    any_dashed = any_same = False
     for col, n in enumerate(agents):
+        dashed_k = 0
         for curve in curves_by_n[n]:
+            same = curve.dashed and coincides(results, curve)
+            label = curve.label + (" = solid" if same else "")
+            style = dict(color=curve.color, ls="-", lw=1.4)
+            if curve.dashed:
+                any_dashed, any_same = True, any_same or same
+                style.update(ls="--", lw=1.2, marker=MARKERS[dashed_k % len(MARKERS)],
+                             mfc="none", ms=5)
+                dashed_k += 1
             for row, metric in enumerate(METRICS):
                 m, s = mean_se(results[curve.config][metric])
                 t = np.arange(len(m))
+                if curve.dashed:
+                    step = max(1, len(m) // 8)
+                    style["markevery"] = (min(len(m) - 1, (dashed_k * step) // 4), step)
                 ax = axes[row, col]
-                ax.plot(t, m, color=curve.color, ls="--" if curve.dashed else "-", lw=1.4,
-                        label=curve.label)
+                ax.plot(t, m, label=label, **style)
                 ax.fill_between(t, m - s, m + s, color=curve.color, alpha=0.15, lw=0)
         axes[0, col].set_title(f"N = {n}")
         axes[0, col].set_ylabel("POA")
         axes[1, col].set_ylabel("Nash-gap")
         axes[1, col].set_xlabel("iteration")
         axes[0, col].legend(fontsize=7, loc="best")
+        for ax in axes[:, col]:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if any_dashed:
+        caption += (" Dashed with hollow markers: the regularized variant" +
+                    ("; '= solid' marks one that coincides with its solid curve (means "
+                     f"within {COINCIDE_TOL:g} at every iteration), drawn on top of it."
+                     if any_same else "."))
     fig.suptitle(title, fontsize=11)
     fig.text(0.5, 0.005, caption, ha="center", va="bottom", fontsize=7, wrap=True)
-    fig.tight_layout(rect=(0, 0.06, 1, 0.96))
+    fig.tight_layout(rect=(0, 0.07, 1, 0.96))
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
@@ -315,10 +477,32 @@ def _write_outputs(out: Path, fig_id: str, title: str, caption: str, notes: str,
     return [png, csv_path, txt]
 
 
-def _settings(quick: bool, seeds: int | None, default_seeds: int):
+def _settings(quick: bool, seeds: int | None, default_seeds: int, workers: int | None):
+    """``(agents, iters, seeds, workers)`` of a full or a quick run (quick: in-process
+    unless ``workers`` says otherwise)."""
     if quick:
-        return QUICK["agents"], QUICK["iters"], seeds or QUICK["seeds"], 1
-    return AGENTS, ITERS, seeds or default_seeds, None
+        return (QUICK["agents"], QUICK["iters"], seeds or QUICK["seeds"],
+                1 if workers is None else workers)
+    return AGENTS, ITERS, seeds or default_seeds, workers
+
+
+def _title(text: str, n_seeds: int, quick: bool) -> str:
+    """A figure title: ``text, n seeds``, or for a quick run the QUICK label."""
+    return f"{text} -- {quick_label(n_seeds)}" if quick else f"{text}, {n_seeds} seeds"
+
+
+def announce(fig_id: str, jobs, workers: int | None, progress: bool, checkpoint=None,
+             note: str = "") -> None:
+    """Print, before any run, how many runs ``fig_id`` has left (those not in
+    ``checkpoint``) and their expected duration (:func:`estimate_seconds`)."""
+    if not progress:
+        return
+    todo = [j for j in set(jobs) if checkpoint is None or job_key(j) not in checkpoint.results]
+    warm_up(todo)
+    w = effective_workers(workers, len(todo))
+    say(f"{fig_id}: {len(todo)} runs on {w} process{'es' if w > 1 else ''}, expected about "
+        f"{format_duration(estimate_seconds(todo, w))} (a cost model calibrated by a probe "
+        f"run on this machine as loaded now{note})")
 
 
 def _final_table(results: dict, configs) -> str:
@@ -354,14 +538,21 @@ def npg_br_barrier_jobs(agents, seeds: int, iters: int, best_k: dict):
             for seed in range(seeds) for lam in LAMBDAS]
 
 
-def tabular_grid(agents, seeds: int, iters: int, *, workers=None, progress=True):
+def tabular_grid(agents, seeds: int, iters: int, *, workers=None, progress=True,
+                 checkpoint=None, fig_id: str = "mpg-fig1"):
     """All runs of Figure 1 and the selections: returns (results, best_k, best_lambda)."""
-    results = run_jobs(tabular_jobs(agents, seeds, iters), workers=workers,
-                       progress=progress, desc="mpg tabular grid")
+    jobs = tabular_jobs(agents, seeds, iters)
+    guess_k = {n: KS[len(KS) // 2] for n in agents}
+    announce(fig_id, jobs + npg_br_barrier_jobs(agents, seeds, iters, guess_k), workers,
+             progress, checkpoint, note=f"; the NPG-BR + barrier runs counted at "
+                                        f"K = {KS[len(KS) // 2]}")
+    results = run_jobs(jobs, workers=workers, progress=progress,
+                       desc=f"{fig_id}: tabular grid", checkpoint=checkpoint)
     best_k = {n: best_inner_steps(results, n) for n in agents}
     results.update(run_jobs(npg_br_barrier_jobs(agents, seeds, iters, best_k),
                             workers=workers, progress=progress,
-                            desc="mpg NPG-BR + barrier"))
+                            desc=f"{fig_id}: NPG-BR + barrier at the best K",
+                            checkpoint=checkpoint))
     best_lam = {}
     for n in agents:
         for algo in ("pg", "npg"):
@@ -377,11 +568,11 @@ COLORS = {"pg": "tab:blue", "npg": "tab:orange", "npg-br": "tab:green",
 @figure("mpg-fig1", paper="002 Figure 1",
         description="POA and Nash-gap of softmax PG, NPG, NPG-BR (best K), each with its "
                     "best log-barrier lambda, N = 2, 3, 5")
-def make_fig1(out, *, seeds=None, quick=False, progress=True, workers=None) -> list[Path]:
-    agents, iters, n_seeds, w = _settings(quick, seeds, SEEDS_TABULAR)
-    results, best_k, best_lam = tabular_grid(agents, n_seeds, iters,
-                                             workers=w if workers is None else workers,
-                                             progress=progress)
+def make_fig1(out, *, seeds=None, quick=False, progress=True, workers=None,
+              checkpoint=None) -> list[Path]:
+    agents, iters, n_seeds, w = _settings(quick, seeds, SEEDS_TABULAR, workers)
+    results, best_k, best_lam = tabular_grid(agents, n_seeds, iters, workers=w,
+                                             progress=progress, checkpoint=checkpoint)
     curves = {}
     for n in agents:
         K = best_k[n]
@@ -399,38 +590,44 @@ def make_fig1(out, *, seeds=None, quick=False, progress=True, workers=None) -> l
              f"Final values of the plotted curves:\n{_final_table(results, selected)}\n"
              f"All runs of the grid:\n{_final_table(results, sorted(results, key=str))}\n")
     return _write_outputs(out, "mpg-fig1",
-                          f"002 Fig. 1: tabular softmax, {n_seeds} seeds (mean +- s.e.)",
+                          _title("002 Fig. 1: tabular softmax (mean +- s.e.)", n_seeds, quick),
                           SETTINGS_NOTE, notes, agents, results, curves)
 
 
 @figure("mpg-fig4", paper="002 Figure 4",
         description="POA and Nash-gap of tabular softmax PG for every log-barrier lambda")
-def make_fig4(out, *, seeds=None, quick=False, progress=True, workers=None) -> list[Path]:
-    agents, iters, n_seeds, w = _settings(quick, seeds, SEEDS_TABULAR)
+def make_fig4(out, *, seeds=None, quick=False, progress=True, workers=None,
+              checkpoint=None) -> list[Path]:
+    agents, iters, n_seeds, w = _settings(quick, seeds, SEEDS_TABULAR, workers)
     jobs = [Job(n, seed, "pg", lam, 0, iters) for n in agents for seed in range(n_seeds)
             for lam in (0.0,) + LAMBDAS]
-    results = run_jobs(jobs, workers=w if workers is None else workers, progress=progress,
-                       desc="mpg-fig4")
+    announce("mpg-fig4", jobs, w, progress, checkpoint)
+    results = run_jobs(jobs, workers=w, progress=progress, desc="mpg-fig4",
+                       checkpoint=checkpoint)
     cmap = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown"]
     curves = {n: [Curve((n, "pg", lam, 0), "PG" if lam == 0 else f"lambda={lam:g}",
-                        cmap[k], lam != 0) for k, lam in enumerate((0.0,) + LAMBDAS)]
+                        cmap[k], lam != 0, base=None if lam == 0 else (n, "pg", 0.0, 0))
+                  for k, lam in enumerate((0.0,) + LAMBDAS)]
               for n in agents}
     configs = [c.config for n in agents for c in curves[n]]
     notes = (f"{__doc__}\nRun: agents {agents}, {n_seeds} seeds, {iters} iterations.\n"
              f"{_final_table(results, configs)}\n")
     return _write_outputs(out, "mpg-fig4",
-                          f"002 Fig. 4: softmax PG with log barrier lambda, {n_seeds} seeds",
+                          _title("002 Fig. 4: softmax PG with log barrier lambda", n_seeds,
+                                 quick),
                           SETTINGS_NOTE, notes, agents, results, curves)
 
 
 @figure("mpg-k-grid", paper="002 Section 5.1 / App. H.1",
         description="POA and Nash-gap of NPG-BR for every K in {1, 5, 10, 20, 50}")
-def make_k_grid(out, *, seeds=None, quick=False, progress=True, workers=None) -> list[Path]:
-    agents, iters, n_seeds, w = _settings(quick, seeds, SEEDS_TABULAR)
+def make_k_grid(out, *, seeds=None, quick=False, progress=True, workers=None,
+                checkpoint=None) -> list[Path]:
+    agents, iters, n_seeds, w = _settings(quick, seeds, SEEDS_TABULAR, workers)
     jobs = [Job(n, seed, "npg-br", 0.0, K, iters) for n in agents for seed in range(n_seeds)
             for K in KS]
-    results = run_jobs(jobs, workers=w if workers is None else workers, progress=progress,
-                       desc="mpg-k-grid")
+    announce("mpg-k-grid", jobs, w, progress, checkpoint)
+    results = run_jobs(jobs, workers=w, progress=progress, desc="mpg-k-grid",
+                       checkpoint=checkpoint)
     cmap = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple"]
     best_k = {n: best_inner_steps(results, n) for n in agents}
     curves = {n: [Curve((n, "npg-br", 0.0, K), f"K={K}" + (" (best)" if K == best_k[n] else ""),
@@ -440,21 +637,23 @@ def make_k_grid(out, *, seeds=None, quick=False, progress=True, workers=None) ->
              f"Best K per N (highest mean final POA): {best_k}; the paper: K=50 for N=2, "
              f"K=5 for N=3, 5.\n{_final_table(results, configs)}\n")
     return _write_outputs(out, "mpg-k-grid",
-                          f"002 NPG-BR K grid (inner step {NPG_BR_LR}), {n_seeds} seeds; "
-                          f"best K {best_k}", SETTINGS_NOTE, notes, agents, results, curves)
+                          _title(f"002 NPG-BR K grid (inner step {NPG_BR_LR}); best K "
+                                 f"{best_k}", n_seeds, quick), SETTINGS_NOTE, notes, agents, results, curves)
 
 
 @figure("mpg-fig2", paper="002 Figure 2",
         description="POA and Nash-gap of NN-PG and NN-Adam (each with its best log-barrier "
                     "lambda) against tabular softmax PG and NPG")
-def make_fig2(out, *, seeds=None, quick=False, progress=True, workers=None) -> list[Path]:
-    agents, iters, n_seeds, w = _settings(quick, seeds, SEEDS_NN)
+def make_fig2(out, *, seeds=None, quick=False, progress=True, workers=None,
+              checkpoint=None) -> list[Path]:
+    agents, iters, n_seeds, w = _settings(quick, seeds, SEEDS_NN, workers)
     jobs = [Job(n, seed, algo, lam, 0, iters) for n in agents for seed in range(n_seeds)
             for algo in ("nn-pg", "nn-adam") for lam in (0.0,) + LAMBDAS]
     jobs += [Job(n, seed, algo, 0.0, 0, iters) for n in agents for seed in range(n_seeds)
              for algo in ("pg", "npg")]
-    results = run_jobs(jobs, workers=w if workers is None else workers, progress=progress,
-                       desc="mpg-fig2")
+    announce("mpg-fig2", jobs, w, progress, checkpoint)
+    results = run_jobs(jobs, workers=w, progress=progress, desc="mpg-fig2",
+                       checkpoint=checkpoint)
     best_lam = {(n, a): best_lambda(results, n, a) for n in agents
                 for a in ("nn-pg", "nn-adam")}
     curves = {}
@@ -472,5 +671,5 @@ def make_fig2(out, *, seeds=None, quick=False, progress=True, workers=None) -> l
              f"Softmax-NPG at N=5.\nBest lambda per (N, optimizer): {best_lam}\n{_final_table(results, configs)}\n"
              f"All runs:\n{_final_table(results, sorted(results, key=str))}\n")
     return _write_outputs(out, "mpg-fig2",
-                          f"002 Fig. 2: NN parameterization (ReLU, PyTorch init), "
-                          f"{n_seeds} seeds", SETTINGS_NOTE, notes, agents, results, curves)
+                          _title("002 Fig. 2: NN parameterization (ReLU, PyTorch init)",
+                                 n_seeds, quick), SETTINGS_NOTE, notes, agents, results, curves)

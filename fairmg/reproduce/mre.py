@@ -13,13 +13,15 @@ Jain's index is ``1 / (1 + CV^2)``, so matching CV matches it.
 from __future__ import annotations
 
 import csv
+import time
 from pathlib import Path
 
 import numpy as np
 from scipy.optimize import minimize
 
 from .. import fairness as fx
-from . import figure
+from . import figure, quick_label
+from ._progress import Stage, format_duration, say
 
 N_AGENTS = 10
 TAU = 0.2
@@ -51,7 +53,7 @@ def _loss(z, h_target=None, direction=0.0) -> float:
     return _PENALTY * miss + fit + 1e-2 * direction * h
 
 
-def _search(rng, restarts: int, max_iter: int, **objective) -> np.ndarray:
+def _search(rng, restarts: int, max_iter: int, tick=None, **objective) -> np.ndarray:
     best = None
     for _ in range(restarts):
         z0 = rng.normal(size=N_AGENTS) + 1.5
@@ -60,22 +62,55 @@ def _search(rng, restarts: int, max_iter: int, **objective) -> np.ndarray:
                                     adaptive=True))
         if best is None or res.fun < best.fun:
             best = res
+        if tick is not None:
+            tick()
     return _allocation(best.x)
 
 
+class _Ticker:
+    """Progress of the 4 x ``restarts`` Nelder-Mead searches: the first one is timed to
+    print the expected duration, then one :class:`._progress.Stage` covers the rest."""
+
+    def __init__(self, n: int, enabled: bool):
+        self.n, self.enabled, self.stage = n, enabled, None
+        self.t0 = time.perf_counter()
+
+    def __call__(self) -> None:
+        if self.stage is None:
+            dt = time.perf_counter() - self.t0
+            say(f"mre-cases: {self.n} Nelder-Mead searches, expected about "
+                f"{format_duration(dt * self.n)} (from the time of the first)", self.enabled)
+            self.stage = Stage("mre-cases", self.n, enabled=self.enabled, unit="searches",
+                               done=1)
+        else:
+            self.stage.advance()
+
+    def close(self, interrupted: bool = False) -> None:
+        if self.stage is not None:
+            self.stage.close(interrupted)
+
+
 def find_cases(*, restarts: int = DEFAULT_RESTARTS, seed: int = 0,
-               max_iter: int = 4000) -> np.ndarray:
+               max_iter: int = 4000, progress: bool = False) -> np.ndarray:
     """Four allocations ``[4, N_AGENTS]`` at the target dispersion, by increasing MRE.
 
-    Raises ``RuntimeError`` if the search misses the 1% agreement of CV, Gini and Jain
-    or finds two MREs closer than ``MIN_MRE_GAP``.
+    ``progress`` prints the expected duration (from the first search) and one progress
+    bar (one line when stderr is not a terminal). Raises ``RuntimeError`` if the search
+    misses the 1% agreement of CV, Gini and Jain or finds two MREs closer than
+    ``MIN_MRE_GAP``.
     """
     rng = np.random.default_rng(seed)
-    low = _search(rng, restarts, max_iter, direction=1.0)
-    high = _search(rng, restarts, max_iter, direction=-1.0)
-    h_low, h_high = fx.mre(low, TAU), fx.mre(high, TAU)
-    middle = [_search(rng, restarts, max_iter, h_target=h_low + f * (h_high - h_low))
-              for f in (1 / 3, 2 / 3)]
+    tick = _Ticker(4 * restarts, progress)
+    try:
+        low = _search(rng, restarts, max_iter, tick, direction=1.0)
+        high = _search(rng, restarts, max_iter, tick, direction=-1.0)
+        h_low, h_high = fx.mre(low, TAU), fx.mre(high, TAU)
+        middle = [_search(rng, restarts, max_iter, tick,
+                          h_target=h_low + f * (h_high - h_low)) for f in (1 / 3, 2 / 3)]
+    except BaseException:
+        tick.close(interrupted=True)
+        raise
+    tick.close()
     cases = np.array([low, *middle, high])
     h = fx.mre(cases, TAU)
     cases, h = cases[np.argsort(h)], np.sort(h)
@@ -111,14 +146,18 @@ def _write_csv(path: Path, cases: np.ndarray, table: dict) -> None:
                        + [f"{table[c][k]:.10g}" for c in table])
 
 
-def _plot(path: Path, cases: np.ndarray, table: dict) -> None:
+def _plot(path: Path, cases: np.ndarray, table: dict, quick: bool = False) -> None:
+    """Bars of each case coloured by where each agent is relative to the band, one legend
+    that explains the colours, and the table of indices under them."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
 
     n = cases.shape[1]
-    fig = plt.figure(figsize=(13, 6.8))
-    grid = fig.add_gridspec(2, 4, height_ratios=[2.2, 1.0], hspace=0.25)
+    fig = plt.figure(figsize=(13, 7.2))
+    grid = fig.add_gridspec(2, 4, height_ratios=[2.2, 1.0], hspace=0.25, top=0.85)
     agents = np.arange(1, n + 1)
     for k, x in enumerate(cases):
         ax = fig.add_subplot(grid[0, k])
@@ -133,7 +172,6 @@ def _plot(path: Path, cases: np.ndarray, table: dict) -> None:
         ax.set_ylim(0, 1.1 * cases.max())
         if k == 0:
             ax.set_ylabel("outcome x_i")
-            ax.legend(loc="upper left", fontsize=8)
     ax = fig.add_subplot(grid[1, :])
     ax.axis("off")
     cols = list(table)
@@ -144,8 +182,17 @@ def _plot(path: Path, cases: np.ndarray, table: dict) -> None:
     tab.auto_set_font_size(False)
     tab.set_fontsize(9)
     tab.scale(1.0, 1.4)
+    handles = [Patch(color="tab:red", label="above the band (x_i > (1+tau) mean)"),
+               Patch(color="tab:gray", label="inside the band"),
+               Patch(color="tab:blue", label="below the band (x_i < (1-tau) mean)"),
+               Patch(color="tab:green", alpha=0.15, label=f"band: mean +- {TAU:.0%} "
+                                                           f"(tau = {TAU})"),
+               Line2D([], [], color="k", lw=0.8, ls="--", label="mean")]
+    fig.legend(handles=handles, loc="upper center", ncol=5, fontsize=9, frameon=False,
+               bbox_to_anchor=(0.5, 0.955))
     fig.suptitle("Same dispersion (CV, Gini, Jain within 1%), different MRE "
-                 "(001, Figure 2 analogue)")
+                 "(001, Figure 2 analogue)"
+                 + (f" -- {quick_label()}" if quick else ""))
     fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
 
@@ -156,12 +203,11 @@ def _plot(path: Path, cases: np.ndarray, table: dict) -> None:
 def make(out: Path, *, seeds=None, quick=False, progress=True) -> list[Path]:
     """Write ``mre-cases.png`` and ``mre-cases.csv``; ``seeds`` = restarts per search."""
     restarts = seeds if seeds is not None else (2 if quick else DEFAULT_RESTARTS)
-    if progress:
-        print(f"mre-cases: searching allocations ({restarts} restarts x 4 searches)")
-    cases = find_cases(restarts=restarts, max_iter=2500 if quick else 4000)
+    cases = find_cases(restarts=restarts, max_iter=2500 if quick else 4000,
+                       progress=progress)
     table = case_table(cases)
     out = Path(out)
     png, csv_path = out / "mre-cases.png", out / "mre-cases.csv"
     _write_csv(csv_path, cases, table)
-    _plot(png, cases, table)
+    _plot(png, cases, table, quick=quick)
     return [png, csv_path]

@@ -24,7 +24,6 @@ import numpy as np
 from hypothesis import strategies as hst
 
 import fairmg as fm
-from fairmg import kernels
 from fairmg.divergences import (FDivergence, UnaryRegularizer, fdiv_argmax,
                                 get_divergence, get_regularizer, hellinger_distance,
                                 kl_divergence, lemma1_formula, tv_distance, unary_argmax)
@@ -97,12 +96,12 @@ def make_game(inst: dict) -> fm.MarkovGame:
     [-r_max, r_max]; with non-negative rewards TVPO's weight freezes every policy).
     """
     if "payoffs" in inst:
-        return fm.games.matrix_game(np.array(inst["payoffs"], dtype=np.float64))
+        return fm.games.matrix_game(np.array(inst["payoffs"], dtype=np.float64),
+                                    per_agent=False)
     g = fm.games.random_game(inst["states"], inst["sizes"], inst["gamma"], rng=inst["seed"],
                              kind=inst.get("kind", "identical"))
     if inst.get("signed"):
-        g = fm.MarkovGame(g.transition, 2 * g.rewards - 1, g.gamma, g.initial,
-                          g.action_sizes)
+        g = g.with_rewards(2 * g.joint_rewards() - 1)
     return g
 
 
@@ -420,11 +419,10 @@ def check_lemma_2(inst: dict) -> Verdict:
 def _update_11(g, rho, old, f, omega, penalty):
     """pi_new^i of (11): argmax pi^i . E_{rho^-i}[Q_rho^{pi_old}] - omega D_f(pi^i||rho^i)."""
     Q = decentralized_q(g, old, rho, f, omega, penalty=penalty)       # (S, A)
-    local = kernels.local_q(np.ascontiguousarray(np.broadcast_to(
-        Q, (g.n_agents,) + Q.shape)), rho.probs, g.joint_actions)
     probs = np.zeros_like(old.probs)
     for i, n in enumerate(g.action_sizes):
-        probs[i, :, :n] = fdiv_argmax(local[i, :, :n], rho.probs[i, :, :n], f, omega).probs
+        local = fm.marginals.marginalize(Q, rho.probs, g.action_sizes, (i,))   # (S, A_i)
+        probs[i, :, :n] = fdiv_argmax(local, rho.probs[i, :, :n], f, omega).probs
     return fm.ProductPolicy(g, probs)
 
 

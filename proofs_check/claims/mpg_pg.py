@@ -74,7 +74,7 @@ def def_2_2(c) -> Verdict:
     pair = Verdict.close(e2.values[i] - e1.values[i],
                          e2.potential_values - e1.potential_values,
                          f"V^{i} difference vs Phi difference", scale=_horizon(g))
-    every = Verdict.close(ex.mpg_violation(g, g.potential, c.policy, i), 0.0,
+    every = Verdict.close(ex.mpg_violation(g, g.joint_potential(), c.policy, i), 0.0,
                           f"max |A^{i}_(r^i - phi)| over agent {i}'s MDP",
                           scale=_horizon(g))
     return Verdict.worst(pair=pair, all_policies=every)
@@ -537,7 +537,7 @@ def thm_4_5(c) -> Verdict:
 def _assumption_4_6(g) -> bool:
     """0 < Phi_pi(s) <= V_pi(s) for every policy and state (exact)."""
     lo, _ = ex.potential_range(g)
-    slack = ex.extreme_values(g, g.rewards.sum(axis=0) - g.potential, False).min()
+    slack = ex.extreme_values(g, g.joint_rewards().sum(axis=0) - g.joint_potential(), False).min()
     return lo > 1e-9 and slack >= -1e-12
 
 
@@ -548,8 +548,8 @@ def _positive_mpgs(max_states):
 
 def _shift_potential(g):
     """Rewards 0.1 + 0.9 r and phi 0.1 + 0.9 phi: Phi > 0, same MPG structure."""
-    return fm.MarkovGame(g.transition, 0.1 + 0.9 * g.rewards, g.gamma, g.initial,
-                         g.action_sizes, potential=0.1 + 0.9 * g.potential)
+    return g.with_rewards(0.1 + 0.9 * g.joint_rewards(),
+                          potential=0.1 + 0.9 * g.joint_potential())
 
 
 def _count_bad(g, policies, alpha, beta, sigma):

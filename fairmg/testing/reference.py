@@ -98,3 +98,46 @@ def nash_gap(P, R, gamma, mu, probs, action_sizes, per_agent=False):
         gaps.append(policy_iteration(Pi, ri, gamma) @ mu - V[i] @ mu)
     gaps = np.array(gaps)
     return gaps if per_agent else gaps.max()
+
+
+def marginal(table, probs, action_sizes, keep):
+    """Brute-force marginal of ``table[..., s, a]`` onto the agents ``keep`` (loops)."""
+    table = np.asarray(table, dtype=np.float64)
+    lead, S = table.shape[:-2], table.shape[-2]
+    acts = joint_actions(action_sizes)
+    out = np.zeros(lead + (S,) + tuple(action_sizes[k] for k in keep))
+    for s in range(S):
+        for a, tup in enumerate(acts):
+            w = 1.0
+            for j, aj in enumerate(tup):
+                if j not in keep:
+                    w *= probs[j, s, aj]
+            idx = (Ellipsis, s) + tuple(tup[k] for k in keep)
+            out[idx] += w * table[..., s, a]
+    return out
+
+
+def factored_transition(local_transitions, action_sizes):
+    """Dense P[s, a, s'] = prod_j P_j(s'_j | s, a_j) of a factored game, by loops.
+
+    ``local_transitions[j]`` has shape (A_j, n_j), (n_j, A_j, n_j) or (S, A_j, n_j).
+    """
+    n_local = [L.shape[-1] for L in local_transitions]
+    states = list(itertools.product(*[range(n) for n in n_local]))
+    S = len(states)
+    acts = joint_actions(action_sizes)
+    P = np.zeros((S, len(acts), S))
+    for s, stup in enumerate(states):
+        for a, atup in enumerate(acts):
+            for t, ttup in enumerate(states):
+                p = 1.0
+                for j, L in enumerate(local_transitions):
+                    if L.ndim == 2:
+                        row = L[atup[j]]
+                    elif L.shape[0] == S:
+                        row = L[s, atup[j]]
+                    else:
+                        row = L[stup[j], atup[j]]
+                    p *= row[ttup[j]]
+                P[s, a, t] = p
+    return P
