@@ -15,7 +15,7 @@ from . import kernels
 __all__ = ["STOCHASTIC_TOL", "MEMORY_LIMIT_BYTES", "check_scalar", "check_int", "check_gamma",
            "check_probability", "check_bool", "check_choice", "as_float_array",
            "as_action_sizes", "as_index_array", "check_distributions", "check_memory",
-           "as_rng", "check_finite_result", "TooLargeError"]
+           "as_rng", "check_finite_result", "check_game", "TooLargeError", "NonFiniteError"]
 
 #: Largest allowed deviation of a probability row's sum from 1.
 STOCHASTIC_TOL = 1e-9
@@ -143,6 +143,15 @@ def as_float_array(x, name: str, ndim: int | None = None, *,
     return arr
 
 
+def check_game(game, name: str = "game"):
+    """``game`` if it is a :class:`~fairmg.games.base.Game`, else ``TypeError`` naming ``name``."""
+    from .games.base import Game
+    if not isinstance(game, Game):
+        raise TypeError(f"{name} must be a fairmg Game (MarkovGame, FactoredGame, ...), got "
+                        f"{type(game).__name__}")
+    return game
+
+
 def as_action_sizes(action_sizes, name: str = "action_sizes") -> tuple[int, ...]:
     """``action_sizes`` as a tuple of ints >= 1; non-integral entries raise."""
     if isinstance(action_sizes, (str, bytes)):
@@ -155,7 +164,11 @@ def as_action_sizes(action_sizes, name: str = "action_sizes") -> tuple[int, ...]
 
 def as_index_array(x, name: str, upper: int) -> np.ndarray:
     """``x`` as an int64 array with entries in [0, upper); floats and bad entries raise."""
-    arr = np.asarray(x)
+    try:
+        arr = np.asarray(x)
+    except (TypeError, ValueError) as exc:   # ragged nested sequences
+        raise TypeError(f"{name} must be an array of ints, got a ragged or non-numeric "
+                        f"{type(x).__name__}") from exc
     if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
         raise TypeError(f"{name} must hold ints, got dtype {arr.dtype}")
     bad = np.argwhere((arr < 0) | (arr >= upper))
@@ -201,6 +214,11 @@ class TooLargeError(MemoryError, ValueError):
     """An array the caller asked for would exceed :data:`MEMORY_LIMIT_BYTES`."""
 
 
+class NonFiniteError(FloatingPointError, ValueError):
+    """A result overflowed float64 because of the caller's arguments (rewards too large,
+    a step size too large): a ``FloatingPointError`` and a ``ValueError``."""
+
+
 def check_memory(n_floats: float, what: str, hint: str = "") -> None:
     """Refuse, before allocating, an array of ``n_floats`` float64 over the memory limit.
 
@@ -209,14 +227,21 @@ def check_memory(n_floats: float, what: str, hint: str = "") -> None:
     """
     n_bytes = 8.0 * float(n_floats)
     if n_bytes > MEMORY_LIMIT_BYTES:
-        raise TooLargeError(f"{what} needs {n_bytes / 2**30:.3g} GiB, over the limit of "
-                          f"{MEMORY_LIMIT_BYTES / 2**30:.3g} GiB "
-                          f"(fairmg._validate.MEMORY_LIMIT_BYTES){'; ' + hint if hint else ''}")
+        raise TooLargeError(f"{what} needs {_bytes(n_bytes)}, over the limit of "
+                            f"{_bytes(MEMORY_LIMIT_BYTES)} "
+                            f"(fairmg._validate.MEMORY_LIMIT_BYTES){'; ' + hint if hint else ''}")
 
 
-def check_finite_result(x, what: str):
-    """``x`` if every entry is finite, else ``FloatingPointError`` naming ``what``."""
+def _bytes(n: float) -> str:
+    """``n`` bytes, exactly where it is an integer that float64 holds, and in GiB."""
+    exact = f"{int(n):,} bytes" if n < 2.0**53 else f"{n:.3g} bytes"
+    return f"{exact} ({n / 2**30:.3g} GiB)"
+
+
+def check_finite_result(x, what: str, fix: str = "rescale the rewards"):
+    """``x`` if every entry is finite, else :class:`NonFiniteError` (a
+    ``FloatingPointError`` and a ``ValueError``) naming ``what`` and saying ``fix``."""
     arr = np.asarray(x)
     if not np.all(np.isfinite(arr)):
-        raise FloatingPointError(f"{what} is not finite (overflow): rescale the rewards")
+        raise NonFiniteError(f"{what} is not finite (overflow): {fix}")
     return x

@@ -280,8 +280,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="no expected duration, no progress bar")
     p.set_defaults(func=_reproduce, parser=p)
 
-    p = sub.add_parser("bench", help="time fairmg against the plain NumPy reference")
-    p.add_argument("--only", default=None, help="run one benchmark group")
+    p = sub.add_parser("bench", help="time fairmg against the vectorized NumPy baseline "
+                                     "and QuantEcon")
+    p.add_argument("--only", default=None,
+                   help="group(s), comma-separated: npg, nash_gap, construction, mdp, "
+                        "figure1 (opt-in); aliases core, dynamics")
     p.add_argument("--quick", action="store_true", help="small sizes (seconds)")
     p.set_defaults(func=_bench, parser=p)
     return parser

@@ -18,18 +18,28 @@ log-spaced grid), derives ``f'`` and ``g`` symbolically where sympy can (else in
 reverse KL, chi^2, squared Hellinger and total variation (TV; not differentiable, it
 gets its exact closed-form maximizer).
 
-:func:`fdiv_argmax` solves (4) exactly for every state at once:
+:func:`fdiv_argmax` solves (4) exactly for every state at once, at any omega and any
+scale of Q (the maximizer depends on Q/omega only):
 
-* KL: closed form :math:`\pi \propto \pi_{old} e^{Q/\omega}` (stable log-sum-exp);
+* KL: closed form :math:`\pi \propto \pi_{old} e^{(Q - \max Q)/\omega}` (stable
+  log-sum-exp);
 * TV: closed form (a linear program): every action whose Q is below the best action's
   by more than omega gives all its mass to the best action;
-* any other strictly convex differentiable f: the root :math:`\lambda_s` of the
-  non-decreasing :math:`\phi_s(\lambda) = \sum_a \pi_{old}(a) g((Q(a)+\lambda)/\omega) - 1`
-  inside the proven bracket
-  :math:`[\omega f'(1) - \max_a Q(a), \omega f'(1) - \min_a Q(a)]` (max/min over the
-  support of :math:`\pi_{old}`; at the left end every ``g`` term is at most
-  ``g(f'(1)) = 1``, at the right end at least 1), by safeguarded Newton (a bisection
-  step whenever Newton leaves the bracket).
+* any other strictly convex differentiable f: the root of the monotone
+  :math:`\phi_s = \sum_a \pi_{old}(a) g(y_a) - 1`, :math:`y_a = (Q(a)+\lambda_s)/\omega`,
+  solved for the best action's :math:`y_*` (so that
+  :math:`y_a = y_* - (Q_* - Q(a))/\omega` has no cancellation) in the proven bracket
+  :math:`[f'(1), f'(1/\pi_{old}(a_*))]` (at the left end every ratio
+  :math:`\pi/\pi_{old}` is at most 1, at the right end the best action alone has mass
+  1), which does not depend on the scale of Q or omega. Where :math:`f'(\infty)` is
+  finite (squared Hellinger, reverse KL) ``g`` has a pole there and the unknown is the
+  distance to the pole instead (:meth:`FDivergence._pole`), which keeps every
+  :math:`\pi(a)` to full relative precision next to the pole. The root finder
+  (:func:`_bracketed_root`) takes safeguarded Newton steps and bisects over the floats
+  of the bracket, so it reaches the root to the last bit in at most ~130 steps; where
+  the sum jumps across two adjacent floats, the point of the segment between them
+  whose sum is 1 is taken (:func:`_solve`). Rows then sum to 1 within ``SUM_TOL``
+  before the final renormalization, or a ``RuntimeError`` reports a solver failure.
 
 Zero-probability actions. Where :math:`\pi_{old}(a) = 0` the paper's formula (6) gives
 :math:`\pi_{new}(a) = 0`. With the standard convention
@@ -42,6 +52,15 @@ so the two can be compared (``proofs_check`` claim ``fdiv/lemma-1-boundary``).
 
 The unary formulation of Appendix E.1 (eqs. 44-45) is :class:`UnaryRegularizer` and
 :func:`unary_argmax`.
+
+User strings (``FDivergence("x*log(x)")``) are parsed by a whitelist over Python's
+``ast`` (:func:`_parse_string`), never evaluated: ``sympy.sympify`` and ``parse_expr``
+call ``eval`` and would run any code in the string.
+
+Inputs and outputs: every public function here raises ``ValueError`` / ``TypeError``
+naming the argument on invalid input (mismatched shapes included: nothing broadcasts
+silently) and returns finite numbers, except the values that are infinite by
+definition and documented as such (``D_f`` of mismatched supports, ``g`` past the pole).
 
 Hellinger. The paper pairs ``f(x) = (1 - sqrt x)^2`` with
 :math:`D_H(p\|q) = \sqrt{\sum_i (\sqrt{p_i} - \sqrt{q_i})^2}` (Sec. 4.1), but that ``f``
@@ -60,16 +79,18 @@ import numpy as np
 __all__ = ["FDivergence", "UnaryRegularizer", "ProximalStep", "fdiv_argmax",
            "unary_argmax", "lemma1_formula", "get_divergence", "get_regularizer",
            "DIVERGENCES", "REGULARIZERS", "tv_distance", "hellinger_distance",
-           "kl_divergence", "SUM_TOL", "ROOT_FTOL", "CONVEXITY_TOL", "ROOT_MAX_ITER", "PROB_TOL"]
+           "kl_divergence", "SUM_TOL", "ROOT_FTOL", "CONVEXITY_TOL", "ROOT_MAX_ITER", "PROB_TOL",
+           "MAX_EXPR_CHARS", "MAX_EXPR_DEPTH", "MAX_EXPONENT"]
 
 #: Largest allowed |sum_a pi_new(a) - 1| at the root before the final renormalization;
 #: a larger residual raises (the root finder failed).
 SUM_TOL = 1e-9
-#: Relative tolerance of the numerical convexity check (second differences of f on a
-#: log-spaced grid may be this negative, relative to the local slope scale).
+#: Relative tolerance of the numerical convexity checks on a log-spaced grid: second
+#: differences of f may be this negative relative to the local slope scale, and f'' this
+#: negative relative to its largest value.
 CONVEXITY_TOL = 1e-9
-#: The root finder stops when |sum_a pi(a) - 1| is below this (or the bracket is a few
-#: ulps wide).
+#: The root finder stops when |sum_a pi(a) - 1| is below this (or the bracket's ends are
+#: adjacent floats).
 ROOT_FTOL = 1e-14
 #: Cap on root-finder iterations; reaching it without convergence raises.
 ROOT_MAX_ITER = 400
@@ -353,6 +374,7 @@ def _probe_points(lo: float, hi: float) -> np.ndarray:
 # -- bisection over the floats ---------------------------------------------------------
 _I64_MIN = np.int64(np.iinfo(np.int64).min)
 _BIG = np.finfo(np.float64).max
+_TINY = np.finfo(np.float64).tiny
 
 
 def _ordered(v) -> np.ndarray:
@@ -422,6 +444,23 @@ def _check_points(v, name: str, *, positive: bool) -> np.ndarray:
         raise ValueError(f"{name}{_where(bad)} is {arr[k]:.6g}, expected "
                          f"{'> 0' if positive else '>= 0'} and finite")
     return arr
+
+
+def _check_y(y) -> np.ndarray:
+    """``y`` as float64, no NaN (+-inf allowed: g is defined on the extended reals)."""
+    y = _float_array(y, "y")
+    if np.isnan(y).any():
+        raise ValueError(f"y{_where(np.isnan(y))} is nan, expected a number")
+    return y
+
+
+def _no_overflow(out: np.ndarray, finite_expected, what: str, arg: str) -> np.ndarray:
+    """``out``, unless it is not finite where the exact value is (a float64 overflow)."""
+    bad = ~np.isfinite(out) & finite_expected
+    if np.any(bad):
+        bad = np.broadcast_to(bad, np.shape(out))
+        raise ValueError(f"{what} at {arg}{_where(bad)} is infinite or overflows float64")
+    return out
 
 
 class FDivergence:
@@ -510,9 +549,12 @@ class FDivergence:
             self.fprime_one = np.nan
 
     # -- numerical functions -------------------------------------------------------------
+    # The public functions check their input and refuse a result beyond float64; the
+    # solvers use the unchecked ``_g_ext`` / ``_gprime_ext``, which may return inf.
     def f(self, x) -> np.ndarray:
-        """f(x) for finite x >= 0 (f(0) is the limit ``f0``)."""
-        return self._f_at(_check_points(x, "x", positive=False))
+        """f(x) for finite x >= 0 (f(0) is the limit ``f0``, possibly +inf)."""
+        x = _check_points(x, "x", positive=False)
+        return _no_overflow(self._f_at(x), x > 0, "f(x)", "x")
 
     def _f_at(self, x: np.ndarray) -> np.ndarray:
         with np.errstate(all="ignore"):
@@ -522,33 +564,34 @@ class FDivergence:
     def fprime(self, x) -> np.ndarray:
         """f'(x) for finite x > 0."""
         self._need_smooth("f'")
-        return self._fprime(_check_points(x, "x", positive=True))
+        return _no_overflow(self._fprime(_check_points(x, "x", positive=True)), True,
+                            "f'(x)", "x")
 
     def g(self, y) -> np.ndarray:
         r"""g = (f')^{-1} extended to all reals: 0 at or below f'(0+), +inf at or above
         f'(inf) (Lemma 1 / Appendix A.1; the max{., 0} of eq. 19 is the lower end)."""
         self._need_g()
-        y = self._check_y(y)
+        y = _check_y(y)
+        return _no_overflow(self._g_ext(y), y < self.fprime_inf, "g(y)", "y")
+
+    def gprime(self, y) -> np.ndarray:
+        """g'(y) = 1 / f''(g(y)) inside the range of f', 0 outside. ``ValueError`` where it
+        is not finite: f'' = 0 at g(y) (``(x-1)^4`` at y = 0) or beyond float64."""
+        self._need_g()
+        y = _check_y(y)
+        return _no_overflow(self._gprime_ext(y), True, "g'(y)", "y")
+
+    def _g_ext(self, y: np.ndarray) -> np.ndarray:
         inside = (y > self.fprime0) & (y < self.fprime_inf)
         with np.errstate(all="ignore"):
             val = self._g(np.where(inside, y, self.fprime_one))
         return np.where(inside, val, np.where(y <= self.fprime0, 0.0, np.inf))
 
-    def gprime(self, y) -> np.ndarray:
-        """g'(y) = 1 / f''(g(y)) inside the range of f', 0 outside (inf where f'' = 0)."""
-        self._need_g()
-        y = self._check_y(y)
+    def _gprime_ext(self, y: np.ndarray) -> np.ndarray:
         inside = (y > self.fprime0) & (y < self.fprime_inf)
         with np.errstate(all="ignore"):
             val = self._gprime(np.where(inside, y, self.fprime_one))
         return np.where(inside, val, 0.0)
-
-    @staticmethod
-    def _check_y(y) -> np.ndarray:
-        y = _float_array(y, "y")
-        if np.isnan(y).any():
-            raise ValueError(f"y{_where(np.isnan(y))} is nan, expected a number")
-        return y
 
     def _need_smooth(self, what: str) -> None:
         if not self.differentiable:
@@ -683,6 +726,7 @@ class UnaryRegularizer:
         #: range of f_phi' over (0, inf): (fprime_inf, fprime0), f_phi' decreasing
         self.fprime0 = _to_float(sp.limit(fp, x, 0, "+"))
         self.fprime_inf = _to_float(sp.limit(fp, x, sp.oo))
+        self._fprime_half = float(self._fprime(np.array(0.5)))
         self.g_expr = _inverse(fp, self.fprime_inf, self.fprime0, decreasing=True)
         if self.g_expr is not None:
             self._g = _lambdify(self.g_expr)
@@ -719,18 +763,27 @@ class UnaryRegularizer:
     def g(self, y) -> np.ndarray:
         r"""g_phi = (f_phi')^{-1} (decreasing), extended by 0 at or above f_phi'(0+) and
         +inf at or below f_phi'(inf); the max{., 0} of eq. (45)."""
-        y = FDivergence._check_y(y)
-        inside = (y < self.fprime0) & (y > self.fprime_inf)
-        with np.errstate(all="ignore"):
-            val = self._g(np.where(inside, y, self._fprime(np.array(0.5)).item()))
-        return np.where(inside, val, np.where(y >= self.fprime0, 0.0, np.inf))
+        y = _check_y(y)
+        return _no_overflow(self._g_ext(y), y > self.fprime_inf, "g_phi(y)", "y")
 
     def gprime(self, y) -> np.ndarray:
         """g_phi'(y) = 1 / f_phi''(g_phi(y)) (< 0) inside the range of f_phi', 0 outside."""
-        y = FDivergence._check_y(y)
-        inside = (y < self.fprime0) & (y > self.fprime_inf)
+        y = _check_y(y)
+        return _no_overflow(self._gprime_ext(y), True, "g_phi'(y)", "y")
+
+    def _inside(self, y):
+        return (y < self.fprime0) & (y > self.fprime_inf)
+
+    def _g_ext(self, y: np.ndarray) -> np.ndarray:
+        inside = self._inside(y)
         with np.errstate(all="ignore"):
-            val = 1.0 / self._f2(self.g(np.where(inside, y, self._fprime(np.array(0.5)).item())))
+            val = self._g(np.where(inside, y, self._fprime_half))
+        return np.where(inside, val, np.where(y >= self.fprime0, 0.0, np.inf))
+
+    def _gprime_ext(self, y: np.ndarray) -> np.ndarray:
+        inside = self._inside(y)
+        with np.errstate(all="ignore"):
+            val = 1.0 / self._f2(self._g_ext(np.where(inside, y, self._fprime_half)))
         return np.where(inside, val, 0.0)
 
     def value(self, p) -> np.ndarray | float:
@@ -895,7 +948,7 @@ def _check_rows(q, prior, mask, omega, *, need_prior=True):
     p = None
     if need_prior:
         p = _float_array(prior, "prior")
-        if p.shape != q.shape and not (one_row and p.shape == q.shape[1:]):
+        if p.ndim > 2 or np.atleast_2d(p).shape != q.shape:
             raise ValueError(f"prior must have the shape of q {q.shape[1:] if one_row else q.shape}"
                              f", got {p.shape}")
         p = np.atleast_2d(p)
@@ -1102,7 +1155,10 @@ def fdiv_argmax(q, prior, divergence, omega: float, *, mask=None) -> ProximalSte
     ``RuntimeError`` says the solver failed.
 
     Actions with prior 0: kept at 0 when f'(inf) = inf; otherwise they are offered mass
-    at the linear price omega f'(inf) (see the module notes), which (6) omits.
+    at the linear price omega f'(inf) (see the module notes), which (6) omits. Prior
+    entries below the smallest normal float (2.2e-308) count as 0 for f other than KL
+    and TV: their ratio pi/p does not fit in float64 (the mass they could receive is
+    below float64 resolution unless |q|/omega exceeds ~1e300).
     """
     f = get_divergence(divergence)
     q, p, mask, omega, one_row = _check_rows(q, prior, mask, omega)
@@ -1112,7 +1168,6 @@ def fdiv_argmax(q, prior, divergence, omega: float, *, mask=None) -> ProximalSte
         raise ValueError(f"omega is {omega}, expected > 0 for a smooth f-divergence")
     f._need_g()
     supp = mask & (p > 0)
-    rows = np.arange(q.shape[0])
     qtop, gap = _anchor(q, supp)
     with np.errstate(all="ignore"):
         gap = gap / omega                                   # (q_* - q_a) / omega >= 0
@@ -1123,6 +1178,15 @@ def fdiv_argmax(q, prior, divergence, omega: float, *, mask=None) -> ProximalSte
         with np.errstate(over="ignore"):
             lam = omega * (1.0 - np.log(tot)) - qtop
         return _finish(w / tot[:, None], mask, lam, 0, one_row)
+    # Subnormal prior entries (< 2.2e-308) have ratios pi/p beyond float64: treated as 0.
+    sub = supp & (p < _TINY)
+    if sub.any():
+        p = np.where(sub, 0.0, p)
+        p = p / p.sum(axis=1, keepdims=True)
+        supp = supp & ~sub
+        qtop, gap = _anchor(q, supp)
+        with np.errstate(all="ignore"):
+            gap = gap / omega
     ptop = np.where(supp & (gap == 0), p, 0.0).max(axis=1)   # ties: the largest prior
     with np.errstate(all="ignore"):
         if np.isfinite(f.fprime_inf):
@@ -1134,7 +1198,7 @@ def fdiv_argmax(q, prior, divergence, omega: float, *, mask=None) -> ProximalSte
             def slope(u):
                 return np.where(supp, p * dH(u[:, None] + gap), 0.0)
 
-            hi = np.full(q.shape[0], float(h(np.array(1.0))))
+            hi = np.full(q.shape[0], f.fprime_inf - f.fprime_one)     # h(1)
             lo = np.minimum(np.nan_to_num(h(1.0 / ptop), nan=0.0, posinf=_BIG), hi)
             lo = np.maximum(lo, 5e-324)
             probs, u, its = _solve(at, slope, lo, hi, -1.0, floor=5e-324)
@@ -1142,10 +1206,10 @@ def fdiv_argmax(q, prior, divergence, omega: float, *, mask=None) -> ProximalSte
             probs, lam = _new_support(q, p, mask, supp, omega, f, H, qtop, u, probs, lam)
         else:
             def at(t):
-                return np.where(supp, p * f.g(t[:, None] - gap), 0.0)
+                return np.where(supp, p * f._g_ext(t[:, None] - gap), 0.0)
 
             def slope(t):
-                return np.where(supp, p * f.gprime(t[:, None] - gap), 0.0)
+                return np.where(supp, p * f._gprime_ext(t[:, None] - gap), 0.0)
 
             lo = np.full(q.shape[0], f.fprime_one)
             hi = np.nan_to_num(f._fprime(1.0 / ptop), nan=_BIG, posinf=_BIG, neginf=-_BIG)
@@ -1208,7 +1272,7 @@ def lemma1_formula(q, prior, divergence, omega: float, lam) -> np.ndarray:
         raise ValueError(f"lam{_where(~np.isfinite(lam))} is not finite")
     with np.errstate(all="ignore"):
         y = (q + lam[:, None]) / omega
-    out = np.where(p > 0, p * f.g(np.where(p > 0, y, f.fprime_one)), 0.0)
+    out = np.where(p > 0, p * f._g_ext(np.where(p > 0, y, f.fprime_one)), 0.0)
     bad = ~np.isfinite(out)
     if bad.any():
         s, a = np.argwhere(bad)[0]
@@ -1246,10 +1310,10 @@ def unary_argmax(q, regularizer, omega: float, *, mask=None) -> ProximalStep:
     n = mask.sum(axis=1)
 
     def at(t):
-        return np.where(mask, reg.g(t[:, None] + gap), 0.0)
+        return np.where(mask, reg._g_ext(t[:, None] + gap), 0.0)
 
     def slope(t):
-        return np.where(mask, reg.gprime(t[:, None] + gap), 0.0)
+        return np.where(mask, reg._gprime_ext(t[:, None] + gap), 0.0)
 
     lo = np.full(q.shape[0], float(reg._fprime(np.array(1.0))))
     hi = np.maximum(reg._fprime(1.0 / n), lo)

@@ -18,8 +18,8 @@ from typing import Callable
 import numpy as np
 
 from . import kernels
-from ._validate import (as_float_array, as_index_array, check_distributions, check_gamma,
-                        check_int)
+from ._validate import (as_float_array, as_index_array, check_bool, check_distributions,
+                        check_game, check_gamma, check_int, check_scalar)
 from .evaluate import Evaluation, evaluate
 from .policy import ProductPolicy
 
@@ -146,6 +146,7 @@ def solve_mdp(P: np.ndarray, r: np.ndarray, gamma: float, *, init=None,
     """
     P, r, gamma = _check_mdp(P, r, gamma)
     max_iter = check_int(max_iter, "max_iter", low=1)
+    tol = _check_tol(tol)
     S, B, _ = P.shape
     flat = P.reshape(S * B, S)
     if init is None:
@@ -164,6 +165,12 @@ def solve_mdp(P: np.ndarray, r: np.ndarray, gamma: float, *, init=None,
         return r + gamma * (flat @ v).reshape(S, B)
 
     return howard(evaluate_actions, q_of, B, actions, max_iter=max_iter, tol=tol)
+
+
+def _check_tol(tol) -> float:
+    """The improvement threshold: > 0 (with 0, round-off can make policy iteration cycle)
+    and finite."""
+    return check_scalar(tol, "tol", positive=True)
 
 
 def _check_mdp(P, r, gamma):
@@ -185,11 +192,14 @@ def _check_mdp(P, r, gamma):
 
 def _check_evaluation(game, policy, evaluation: Evaluation | None) -> Evaluation:
     """``evaluate(game, policy)``, or ``evaluation`` after checking it is of ``policy``."""
-    game.check_policy(policy)
+    check_game(game).check_policy(policy)
     if evaluation is None:
         return evaluate(game, policy)
     if not isinstance(evaluation, Evaluation):
         raise TypeError(f"evaluation must be an Evaluation, got {type(evaluation).__name__}")
+    if evaluation.game is not game:
+        raise ValueError(f"evaluation is of another game, {evaluation.game!r} (pass "
+                         f"evaluate(game, policy))")
     if evaluation.policy is not policy and not np.array_equal(evaluation.policy.probs,
                                                               policy.probs):
         raise ValueError("evaluation is not of policy (pass evaluate(game, policy))")
@@ -268,8 +278,14 @@ def best_response(game, policy: ProductPolicy, agent: int, *, init=None,
     ``init`` (S,) warm-starts policy iteration; it does not change the result's values.
     Raises ``RuntimeError`` if policy iteration does not converge.
     """
-    game.check_policy(policy)
+    check_game(game).check_policy(policy)
     agent = game.check_agent(agent)
+    tol = _check_tol(tol)
+    n = game.action_sizes[agent]
+    if init is not None:
+        init = as_index_array(init, "init", n)
+        if init.shape != (game.n_states,):
+            raise ValueError(f"init must have shape ({game.n_states},), got {init.shape}")
     sol = _agent_best(game, policy, agent, init, tol)
     if not sol.converged:
         raise RuntimeError(f"policy iteration for agent {agent}'s best response did not "
@@ -314,8 +330,7 @@ def nash_gap(game, policy: ProductPolicy, *, per_agent: bool = False,
 
     Gaps within ``GAP_TOL * max(1, |V^i(mu)|)`` below 0 are round-off and reported as 0.
     """
-    if not isinstance(per_agent, (bool, np.bool_)):
-        raise TypeError(f"per_agent must be True or False, got {per_agent!r}")
+    per_agent = check_bool(per_agent, "per_agent")
     ev = _check_evaluation(game, policy, evaluation)
     current = ev.value_at_initial
     gaps = np.empty(game.n_agents)
@@ -374,6 +389,7 @@ def social_optimum(game) -> SocialOptimum:
     summed reward, and a deterministic joint policy is a product policy, so this is
     the optimum over product policies too. Cached on the game.
     """
+    check_game(game)
     cached = getattr(game, "_social_optimum", None)
     if cached is not None:
         return cached
@@ -400,9 +416,10 @@ def price_of_anarchy(game, policy: ProductPolicy, *,
     over Nash policies). Raises ``ValueError`` when the social optimum is not positive,
     where the ratio has no meaning.
     """
+    ev = _check_evaluation(game, policy, evaluation)
     opt = social_optimum(game).value
     if not opt > 0:
-        raise ValueError(f"the social optimum of {game!r} is {opt:.6g}; the price of anarchy "
-                         f"needs a positive optimum (shift the rewards to be positive)")
-    ev = _check_evaluation(game, policy, evaluation)
+        raise ValueError(f"game has social optimum {opt:.6g} (max over policies of "
+                         f"sum_i V^i(mu)); the price of anarchy needs a positive optimum "
+                         f"(shift the rewards to be positive): {game!r}")
     return float(ev.value_at_initial.sum() / opt)

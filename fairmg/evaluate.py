@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import check_finite_result
+from ._validate import check_finite_result, check_game
 from .linear import PolicySystem, policy_values
 
 __all__ = ["Evaluation", "evaluate", "policy_values", "PolicySystem"]
@@ -122,7 +122,7 @@ def evaluate(game, policy) -> Evaluation:
     FloatingPointError
         If a value overflows float64 (rewards too large for ``1 / (1 - gamma)``).
     """
-    game.check_policy(policy)
+    check_game(game).check_policy(policy)
     system = game.policy_system(policy)
     r_pi = game.policy_rewards(policy)
     phi_pi = game.policy_potential(policy)

@@ -53,10 +53,10 @@ Every metric here is either *scale-invariant* (``m(c x) = m(x)`` for ``c > 0``: 
 dispersion indices, IncRate, ``q_inc``, ``H_inc``, ``q_mag``, ``H_mag``, the subgradient)
 or *scale-equivariant* (``m(c x) = c m(x)``: the mean, the excess ``e`` and ``E``, the MRE
 ``H`` and ``H / N``, the identity signal, the equally distributed equivalent; for the
-absolute excess ``tau`` scales with ``x``). Each is therefore computed on
-``x / 2^k`` with ``2^k`` the largest ``|x_i|`` of the allocation rounded to a power of two
-(an exact rescaling), so huge (``1e308``) and tiny (subnormal) allocations get the same
-relative accuracy as ordinary ones. A scale-equivariant result that does not fit in
+absolute excess ``tau`` scales with ``x``). An allocation whose largest ``|x_i|`` lies
+outside ``[2^-400, 2^400]`` is therefore computed as ``x / 2^k``, ``2^k`` that largest
+entry rounded to a power of two (an exact rescaling), so huge (``1e308``) and tiny
+(subnormal) allocations get the same relative accuracy as ordinary ones. A scale-equivariant result that does not fit in
 float64 (e.g. ``E`` of ``[-1.7e308, 1.7e308]``) raises ``ValueError`` naming the argument;
 no metric returns inf or NaN.
 """
@@ -65,7 +65,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import logsumexp, xlogy
+from scipy.special import xlogy
 
 __all__ = ["EquityReport", "equity_report", "mre", "band_excess", "mre_of_excess",
            "mre_subgradient", "gini", "cv", "jain", "theil", "atkinson",
@@ -137,6 +137,12 @@ def _scalar_or_array(a: np.ndarray):
     return a[()] if a.ndim == 0 else a
 
 
+#: Allocations whose largest |x_i| lies in this range are not rescaled (k = 0): no sum of
+#: fewer than 2^400 entries overflows and no product or quotient of the metrics leaves
+#: the normal floats, so rescaling could not change a bit of the result.
+_NO_RESCALE = (2.0 ** -400, 2.0 ** 400)
+
+
 def _rescaled(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(x / 2^k, k)`` per allocation (last axis), ``2^k`` the power of two just above
     ``max_i |x_i|`` (``k = 0`` for an all-zero allocation); ``k`` has shape ``[..., 1]``.
@@ -146,6 +152,8 @@ def _rescaled(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     rescaled allocation is bitwise the metric of ``x`` up to its homogeneity.
     """
     top = np.max(np.abs(x), axis=-1, keepdims=True)
+    if np.all((top >= _NO_RESCALE[0]) & (top <= _NO_RESCALE[1])):
+        return x, np.zeros(top.shape, dtype=np.int32)   # nothing can over- or underflow
     _, k = np.frexp(top)                  # top = m 2^k, m in [0.5, 1): x / 2^(k-1) in [-2, 2)
     k = np.where(top > 0, k - 1, 0)
     return np.ldexp(x, -k), k
@@ -153,8 +161,11 @@ def _rescaled(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _unscale(v: np.ndarray, k: np.ndarray, what: str) -> np.ndarray:
     """``v * 2^k`` for a scale-equivariant quantity; raises if it exceeds float64."""
-    with np.errstate(over="ignore"):
-        out = np.ldexp(v, k)
+    if not np.any(k):
+        out = v
+    else:
+        with np.errstate(over="ignore"):
+            out = np.ldexp(v, k)
     idx = _first(~np.isfinite(out))
     if idx is not None:
         v0, k0 = float(v[idx]), int(np.broadcast_to(k, np.shape(v))[idx])
@@ -442,11 +453,17 @@ def theil(x):
 
 
 def _power_mean(x: np.ndarray, p: float) -> np.ndarray:
-    """Power mean ``(mean x^p)^(1/p)`` of nonnegative x along the last axis, overflow-safe.
+    r"""Power mean ``(mean x^p)^(1/p)`` of nonnegative x along the last axis, ``p <= 1``.
 
     ``p = 0``: geometric mean; ``p = -inf``: minimum; ``p < 0`` with a zero entry: 0.
-    The mean (``p = 1``) is taken of ``x / 2^k`` and scaled back (it lies in
-    ``[min, max]``); the other branches work with ``log x`` and cannot overflow.
+    Overflow-free for every ``p`` and accurate for ``|p|`` near 0: with ``m`` the entry
+    that dominates (the minimum for ``p < 0``, the maximum for ``p > 0``),
+
+    .. math:: M_p(x) = m \exp\Big(\tfrac1p \operatorname{log1p}\Big(\tfrac1N\sum_i
+              \operatorname{expm1}\big(p \log(x_i/m)\big)\Big)\Big),
+
+    where every ``p log(x_i/m) <= 0``. The mean (``p = 1``) is taken of ``x / 2^k`` and
+    scaled back (it lies in ``[min, max]``).
     """
     if p == 1.0:
         xs, k = _rescaled(x)
@@ -460,10 +477,17 @@ def _power_mean(x: np.ndarray, p: float) -> np.ndarray:
         return np.exp(logx.mean(axis=-1))
     if p < 0:
         logx = np.where(has_zero[..., None], 0.0, logx)
-    n = x.shape[-1]
-    with np.errstate(over="ignore"):   # |p log x| > max float: the min / max limit
-        value = np.exp((logsumexp(p * logx, axis=-1) - np.log(n)) / p)
-    return np.where(has_zero, 0.0, value) if p < 0 else value
+        ref = logx.min(axis=-1)
+    else:
+        ref = logx.max(axis=-1)
+        ref = np.where(np.isneginf(ref), 0.0, ref)          # all zero: M_p = 0 below
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        z = p * (logx - ref[..., None])                     # <= 0, -inf allowed
+        z = np.where(np.isnan(z), 0.0, z)                   # 0 * inf: x_i = m exactly
+        value = np.exp(ref + np.log1p(np.mean(np.expm1(z), axis=-1)) / p)
+    if p < 0:
+        return np.where(has_zero, 0.0, value)
+    return np.where((x == 0).all(axis=-1), 0.0, value)
 
 
 def atkinson(x, eps: float = 0.5):

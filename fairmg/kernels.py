@@ -8,7 +8,7 @@ agents, ``S`` states, ``A`` joint actions, ``M = max(action_sizes)``;
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 __all__ = ["rows_are_distributions", "joint_probs", "policy_transition", "policy_rewards", "agent_mdp",
            "local_q", "greedy_update", "best_response_value", "factored_contract",
@@ -205,6 +205,39 @@ def best_response_value(P, r, probs, ja, agent, M, n_actions, gamma, mu, init, t
 
 # -- factored games: per-agent local transitions, never a joint tensor --------------------
 @njit(cache=True)
+def _contract_one(M, s, src, n_local, m_out, cur, nxt):
+    """The contraction of :func:`factored_contract` for one state; returns the buffer
+    holding the result (``cur`` or ``nxt``). ``src`` is read, never written."""
+    N = n_local.shape[0]
+    pre = src.shape[0]
+    post = 1
+    first = True
+    for j in range(N - 1, -1, -1):
+        mid = n_local[j]
+        pre = pre // mid
+        m = m_out[j]
+        inp = src if first else cur
+        if m == 1 and post == 1:           # the common case: a plain weighted sum
+            for p in range(pre):
+                acc = 0.0
+                for x in range(mid):
+                    acc += M[j, s, 0, x] * inp[p * mid + x]
+                nxt[p] = acc
+        else:
+            for p in range(pre):
+                for b in range(m):
+                    for q in range(post):
+                        acc = 0.0
+                        for x in range(mid):
+                            acc += M[j, s, b, x] * inp[(p * mid + x) * post + q]
+                        nxt[(p * m + b) * post + q] = acc
+            post = post * m
+        first = False
+        cur, nxt = nxt, cur
+    return cur
+
+
+@njit(cache=True, parallel=True)
 def factored_contract(M, V, n_local, m_out, out_size):
     r"""Contract each value vector with one local matrix per agent, state by state.
 
@@ -217,47 +250,26 @@ def factored_contract(M, V, n_local, m_out, out_size):
     where ``b_j`` ranges over ``m_out[j]`` rows (the kept agents' actions; 1 row for the
     others, whose matrix is then their policy-averaged local transition). Output axes:
     the kept agents' rows in agent order, flattened (C order), size ``out_size``.
-    Cost per (k, s): :math:`\sum_j \prod_{l<j} n_l \cdot n_j m_j \prod_{l>j} m_l`.
+    Cost per (k, s): :math:`\sum_j \prod_{l<j} n_l \cdot n_j m_j \prod_{l>j} m_l`;
+    states are split over threads (numba ``prange``).
     """
     K, S = V.shape
     N = n_local.shape[0]
     out = np.empty((K, S, out_size))
-    big = S
+    big = 1
     size = S
     for j in range(N - 1, -1, -1):
         size = size // n_local[j] * m_out[j]
         big = max(big, size)
-    cur = np.empty(big)
-    nxt = np.empty(big)
-    for k in range(K):
-        for s in range(S):
-            for t in range(S):
-                cur[t] = V[k, t]
-            pre = S
-            post = 1
-            for j in range(N - 1, -1, -1):
-                mid = n_local[j]
-                pre = pre // mid
-                m = m_out[j]
-                if m == 1 and post == 1:       # the common case: a plain weighted sum
-                    for p in range(pre):
-                        acc = 0.0
-                        for x in range(mid):
-                            acc += M[j, s, 0, x] * cur[p * mid + x]
-                        nxt[p] = acc
-                    cur, nxt = nxt, cur
-                    continue
-                for p in range(pre):
-                    for b in range(m):
-                        for q in range(post):
-                            acc = 0.0
-                            for x in range(mid):
-                                acc += M[j, s, b, x] * cur[(p * mid + x) * post + q]
-                            nxt[(p * m + b) * post + q] = acc
-                post = post * m
-                cur, nxt = nxt, cur
-            for t in range(out_size):
-                out[k, s, t] = cur[t]
+    chunks = min(S, 64)
+    for c in prange(chunks):
+        cur = np.empty(big)
+        nxt = np.empty(big)
+        for s in range(c, S, chunks):
+            for k in range(K):
+                res = _contract_one(M, s, V[k], n_local, m_out, cur, nxt)
+                for t in range(out_size):
+                    out[k, s, t] = res[t]
     return out
 
 
@@ -277,31 +289,33 @@ def _kron_row(M, s, n_local, row):
     return size
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def factored_rmatvec(M, n_local, y):
-    r""":math:`P^\top y` for :math:`P(s'|s) = \prod_j M_j(s)[0, s'_j]`, shape (S,)."""
+    r""":math:`P^\top y` for :math:`P(s'|s) = \prod_j M_j(s)[0, s'_j]`, shape (S,).
+
+    Threads accumulate private partial sums over their share of the states, then add.
+    """
     S = y.shape[0]
-    out = np.zeros(S)
-    row = np.empty(S)
-    for s in range(S):
-        w = y[s]
-        if w != 0.0:
-            _kron_row(M, s, n_local, row)
-            for t in range(S):
-                out[t] += w * row[t]
-    return out
+    chunks = min(S, 8)
+    part = np.zeros((chunks, S))
+    for c in prange(chunks):
+        row = np.empty(S)
+        for s in range(c, S, chunks):
+            w = y[s]
+            if w != 0.0:
+                _kron_row(M, s, n_local, row)
+                for t in range(S):
+                    part[c, t] += w * row[t]
+    return part.sum(axis=0)
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def factored_dense(M, n_local):
     r""":math:`P(s'|s) = \prod_j M_j(s)[0, s'_j]` as a dense (S, S) array, in O(S^2)."""
     S = M.shape[1]
     out = np.empty((S, S))
-    row = np.empty(S)
-    for s in range(S):
-        _kron_row(M, s, n_local, row)
-        for t in range(S):
-            out[s, t] = row[t]
+    for s in prange(S):
+        _kron_row(M, s, n_local, out[s])
     return out
 
 

@@ -20,7 +20,26 @@ import string
 
 import numpy as np
 
+from ._validate import (as_action_sizes, as_float_array, check_distributions, check_game,
+                        check_int, check_memory)
+
 __all__ = ["marginalize", "multi_agent_q", "multi_agent_advantage", "local_q"]
+
+
+def _check_agents(keep, name: str, sizes: tuple[int, ...]) -> tuple[int, ...]:
+    """``keep`` as a tuple of distinct agent indices of ``action_sizes`` ``sizes``."""
+    n_agents = len(sizes)
+    if isinstance(keep, (int, np.integer)) and not isinstance(keep, (bool, np.bool_)):
+        keep = (keep,)
+    if isinstance(keep, np.ndarray) and keep.ndim == 1:
+        keep = keep.tolist()
+    if not isinstance(keep, (list, tuple, range)):
+        raise TypeError(f"{name} must be a sequence of agent indices, got {keep!r}")
+    out = tuple(check_int(k, f"{name}[{j}] (an agent of action_sizes {sizes})", low=0,
+                          high=n_agents - 1) for j, k in enumerate(keep))
+    if len(set(out)) != len(out):
+        raise ValueError(f"{name} has repeated agents: {out}")
+    return out
 
 
 def marginalize(table, probs, action_sizes, keep=()) -> np.ndarray:
@@ -40,14 +59,32 @@ def marginalize(table, probs, action_sizes, keep=()) -> np.ndarray:
     -------
     ndarray (..., S, A_{keep[0]}, A_{keep[1]}, ...)
     """
-    table = np.asarray(table, dtype=np.float64)
-    sizes = tuple(int(n) for n in action_sizes)
+    sizes = as_action_sizes(action_sizes)
     N = len(sizes)
-    keep = tuple(int(k) for k in keep)
+    keep = _check_agents(keep, "keep", sizes)
+    check_memory(float(np.prod(sizes, dtype=np.float64)), "the joint-action axis of table")
+    table = as_float_array(table, "table", max_magnitude=1e300)
+    if table.ndim < 2:
+        raise ValueError(f"table must have shape (..., S, A), got {table.shape}")
     S = table.shape[-2]
     if table.shape[-1] != int(np.prod(sizes)):
         raise ValueError(f"table has {table.shape[-1]} joint actions, action_sizes {sizes} "
                          f"give {int(np.prod(sizes))}")
+    probs = as_float_array(probs, "probs", 3)
+    if probs.shape[:2] != (N, S) or probs.shape[2] < max(sizes):
+        raise ValueError(f"probs must have shape ({N}, {S}, A_max >= {max(sizes)}) "
+                         f"(agents, states, actions) to match table {table.shape} and "
+                         f"action_sizes {sizes}, got {probs.shape}")
+    mask = np.arange(probs.shape[2])[None, :] < np.array(sizes)[:, None]
+    check_distributions(probs, "probs", mask[:, None, :])
+    return _marginalize(table, probs, sizes, keep)
+
+
+def _marginalize(table: np.ndarray, probs: np.ndarray, sizes: tuple[int, ...],
+                 keep: tuple[int, ...]) -> np.ndarray:
+    """:func:`marginalize` on arguments already checked (the games' hot path)."""
+    N = len(sizes)
+    S = table.shape[-2]
     lead = table.shape[:-2]
     if len(lead) + N + 1 > 50:
         raise ValueError(f"too many axes to marginalize ({len(lead)} + {N} agents)")
@@ -67,7 +104,6 @@ def marginalize(table, probs, action_sizes, keep=()) -> np.ndarray:
 
 def _q_kept(game, policy, keep, values):
     """Each agent's Q marginalized onto ``keep``: (N, S, A_keep...)."""
-    keep = game.check_keep(keep)
     game.check_policy(policy)
     V = game.check_values(values)
     if V.shape[0] != game.n_agents:
@@ -96,6 +132,9 @@ def multi_agent_q(game, policy, agents, values=None) -> np.ndarray:
     -------
     ndarray (N, S, A_{i_1}, ..., A_{i_m})
     """
+    check_game(game)
+    game.check_policy(policy)
+    agents = game.check_agents(agents, "agents")
     if values is None:
         from .evaluate import evaluate
         values = evaluate(game, policy).values
@@ -111,8 +150,10 @@ def multi_agent_advantage(game, policy, agents, given=(), values=None) -> np.nda
     Returns shape (N, S, A_{j_1}, ..., A_{j_k}, A_{i_1}, ..., A_{i_m}) (``given`` axes
     first).
     """
-    given = game.check_keep(given)
-    agents = game.check_keep(agents)
+    check_game(game)
+    game.check_policy(policy)
+    given = game.check_agents(given, "given")
+    agents = game.check_agents(agents, "agents")
     if set(given) & set(agents):
         raise ValueError(f"agents {agents} and given {given} must be disjoint")
     if values is None:
@@ -128,7 +169,12 @@ def local_q(game, policy, values) -> np.ndarray:
 
     002, Lemma 3.1: agent i's value column marginalized onto its own action, zero-padded.
     """
+    check_game(game)
+    game.check_policy(policy)
     V = game.check_values(values)
+    if V.shape[0] != game.n_agents:
+        raise ValueError(f"values must have one row per agent ({game.n_agents}), got "
+                         f"{np.shape(values)}")
     out = np.zeros((game.n_agents, game.n_states, game.max_actions))
     for i, n in enumerate(game.action_sizes):
         out[i, :, :n] = (game.reward_marginal(policy, (i,))[i]

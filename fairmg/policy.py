@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import kernels
-from ._validate import as_float_array, as_index_array, check_distributions
+from ._validate import as_float_array, as_index_array, check_distributions, check_game
 
 __all__ = ["ProductPolicy", "softmax", "log_softmax"]
 
@@ -28,8 +28,9 @@ def softmax(theta: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """
     m = _mask(mask, theta)
     z = np.where(m, theta, -np.inf)
-    z = z - z.max(axis=-1, keepdims=True)
-    e = np.where(m, np.exp(z), 0.0)
+    with np.errstate(over="ignore", under="ignore"):   # theta - max -> -inf: exp gives 0
+        z = z - z.max(axis=-1, keepdims=True)
+        e = np.where(m, np.exp(z), 0.0)
     return e / e.sum(axis=-1, keepdims=True)
 
 
@@ -38,8 +39,15 @@ def log_softmax(theta: np.ndarray, mask: np.ndarray) -> np.ndarray:
     m = _mask(mask, theta)
     z = np.where(m, theta, -np.inf)
     top = z.max(axis=-1, keepdims=True)
-    lse = top + np.log(np.where(m, np.exp(z - top), 0.0).sum(axis=-1, keepdims=True))
-    return np.where(m, theta - lse, 0.0)
+    with np.errstate(over="ignore", under="ignore"):
+        lse = top + np.log(np.where(m, np.exp(z - top), 0.0).sum(axis=-1, keepdims=True))
+        out = theta - lse
+    bad = np.argwhere(m & ~np.isfinite(out))
+    if bad.size:   # log pi = -inf: a probability underflowed to 0
+        idx = tuple(int(v) for v in bad[0])
+        raise ValueError(f"theta{list(idx)} gives log-probability {out[idx]} (the spread of "
+                         f"the logits exceeds float64; keep |theta| <= 1e300)")
+    return np.where(m, out, 0.0)
 
 
 class ProductPolicy:
@@ -57,6 +65,7 @@ class ProductPolicy:
         if _checked:
             probs = np.ascontiguousarray(probs, dtype=np.float64)
         else:
+            check_game(game)
             probs = as_float_array(probs, "probs", 3)
             shape = (game.n_agents, game.n_states, game.max_actions)
             if probs.shape != shape:
@@ -71,6 +80,7 @@ class ProductPolicy:
     @classmethod
     def uniform(cls, game) -> "ProductPolicy":
         """Every agent uniform over its own actions in every state."""
+        check_game(game)
         mask = game.action_mask.astype(np.float64)
         probs = np.broadcast_to((mask / mask.sum(1, keepdims=True))[:, None, :],
                                 (game.n_agents, game.n_states, game.max_actions))
@@ -83,6 +93,7 @@ class ProductPolicy:
         ``theta`` has shape (N, S, A_max); padded entries are ignored. The softmax is
         computed stably (max subtracted).
         """
+        check_game(game)
         theta = as_float_array(theta, "theta", 3, max_magnitude=np.inf)
         shape = (game.n_agents, game.n_states, game.max_actions)
         if theta.shape != shape:
@@ -92,6 +103,7 @@ class ProductPolicy:
     @classmethod
     def deterministic(cls, game, actions) -> "ProductPolicy":
         """Agent i plays ``actions[i, s]`` in state s (shape (N, S), ints)."""
+        check_game(game)
         actions = as_index_array(actions, "actions", game.max_actions)
         if actions.shape != (game.n_agents, game.n_states):
             raise ValueError(f"actions must have shape {(game.n_agents, game.n_states)}, "
@@ -107,6 +119,7 @@ class ProductPolicy:
     @classmethod
     def from_joint_actions(cls, game, joint) -> "ProductPolicy":
         """The deterministic product policy playing joint action ``joint[s]`` in state s."""
+        check_game(game)
         joint = as_index_array(joint, "joint", game.n_joint_actions)
         if joint.shape != (game.n_states,):
             raise ValueError(f"joint must have shape ({game.n_states},), got {joint.shape}")
@@ -119,22 +132,24 @@ class ProductPolicy:
         n = self.game.action_sizes[agent]
         if row.shape not in ((self.game.n_states, n), (self.game.n_states,
                                                         self.game.max_actions)):
-            raise ValueError(f"row must have shape ({self.game.n_states}, {n}), got "
-                             f"{row.shape}")
+            raise ValueError(f"row must have shape ({self.game.n_states}, {n}) (states, "
+                             f"actions of agent {agent}), got {row.shape}")
+        padded = np.zeros((self.game.n_states, self.game.max_actions))
+        padded[:, : row.shape[1]] = row
+        check_distributions(padded, "row", self.game.action_mask[agent][None, :])
         probs = self.probs.copy()
-        probs[agent] = 0.0
-        probs[agent, :, : row.shape[1]] = row
-        return ProductPolicy(self.game, probs)
+        probs[agent] = padded
+        return ProductPolicy(self.game, probs, _checked=True)
 
     def mix(self, other: "ProductPolicy", agents) -> "ProductPolicy":
         """Agents in ``agents`` play ``other``'s tables, the rest this policy's.
 
         The per-agent mixtures of old and new policies of 000 eqs. (6)-(8) and 004 eq. (6).
         """
-        self.game.check_policy(other)
+        self.game.check_policy(other, "other")
         take = np.zeros(self.game.n_agents, dtype=bool)
-        for j in agents:
-            take[self.game.check_agent(j)] = True
+        for j in self.game.check_agents(agents, "agents", distinct=False):
+            take[j] = True
         return ProductPolicy(self.game, np.where(take[:, None, None], other.probs, self.probs),
                              _checked=True)
 

@@ -147,6 +147,34 @@ def _row(rep: Report) -> str:
             f"{_fmt_slack(rep.worst_slack):>10} {rep.time_s:>7.1f}  {rep.claim_id}")
 
 
+def _claim_bar(c: Claim, k: int, n: int, budget: int):
+    """The progress bar of claim ``c`` (the ``k``-th of ``n``): examples out of ``budget``."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=budget, desc=f"[{k + 1}/{n}] {c.id}", unit="ex", file=sys.stderr,
+                leave=False, mininterval=BAR_MININTERVAL)
+
+
+def _bar_hook(bar):
+    """``check_claim``'s ``on_example`` hook that moves ``bar``."""
+
+    def hook(run, filtered, shrinking):
+        if shrinking:   # no estimate: shrinking takes as long as it takes
+            if not getattr(bar, "_shrinking", False):
+                bar._shrinking = True
+                bar.bar_format = ("{desc}: refuted after {n} examples; shrinking the "
+                                  "counterexample [{elapsed}]")
+                bar.refresh()
+            else:
+                bar.update(0)
+            return
+        if filtered:
+            bar.set_postfix_str(f"{filtered} filtered", refresh=False)
+        bar.update(min(run, bar.total) - bar.n)
+
+    return hook
+
+
 def _run_all(claims, args, stream=None) -> list[Report]:
     """Check ``claims`` in turn, printing each row as it finishes (to ``stream``).
 
@@ -162,27 +190,8 @@ def _run_all(claims, args, stream=None) -> list[Report]:
               f"claim", file=stream, flush=True)
     show_bar = args.progress and _is_tty(sys.stderr)
     for k, c in enumerate(claims):
-        bar, hook = None, None
-        if show_bar:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=_budget(c, args), desc=f"[{k + 1}/{len(claims)}] {c.id}",
-                       unit="ex", file=sys.stderr, leave=False,
-                       mininterval=BAR_MININTERVAL)
-
-            def hook(run, filtered, shrinking, bar=bar):
-                if shrinking:   # no estimate: shrinking takes as long as it takes
-                    if not getattr(bar, "_shrinking", False):
-                        bar._shrinking = True
-                        bar.bar_format = ("{desc}: refuted after {n} examples; shrinking "
-                                          "the counterexample [{elapsed}]")
-                        bar.refresh()
-                    else:
-                        bar.update(0)
-                    return
-                if filtered:
-                    bar.set_postfix_str(f"{filtered} filtered", refresh=False)
-                bar.update(min(run, bar.total) - bar.n)
+        bar = _claim_bar(c, k, len(claims), _budget(c, args)) if show_bar else None
+        hook = None if bar is None else _bar_hook(bar)
         try:
             rep = check_claim(c, max_examples=args.examples, seed=args.seed,
                               profile=args.profile, on_example=hook)

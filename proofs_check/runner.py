@@ -20,9 +20,11 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
-from hypothesis import HealthCheck, Verbosity, example, given, seed as hyp_seed, settings
+from hypothesis import (HealthCheck, Phase, Verbosity, example, given, seed as hyp_seed,
+                        settings)
 from hypothesis.errors import (FailedHealthCheck, Unsatisfiable, UnsatisfiedAssumption)
 
+from . import search as _search
 from .core import Claim, Verdict, get_claim, snippet
 
 __all__ = ["Report", "Counterexample", "check_claim", "PROFILES", "register_profile",
@@ -30,7 +32,9 @@ __all__ = ["Report", "Counterexample", "check_claim", "PROFILES", "register_prof
 
 STATUSES = ("verified", "refuted", "inconclusive", "error")
 
+# no "explain" phase: it traces every line of re-run checks (10x slower shrinking)
 _BASE = dict(deadline=None, database=None, verbosity=Verbosity.quiet,
+             phases=[p for p in Phase if p.name != "explain"],
              report_multiple_bugs=False, print_blob=False,
              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                     HealthCheck.large_base_example])
@@ -40,7 +44,7 @@ _BASE = dict(deadline=None, database=None, verbosity=Verbosity.quiet,
 #: seed=0)`` makes it reproducible).
 PROFILES: dict[str, settings] = {
     "ci": settings(max_examples=20, derandomize=True, **_BASE),
-    "thorough": settings(max_examples=200, derandomize=False, **_BASE),
+    "thorough": settings(max_examples=1000, derandomize=False, **_BASE),
 }
 
 
@@ -209,6 +213,7 @@ def check_claim(claim: str | Claim, *, max_examples: int | None = None,
     if seed is not None:
         opts["derandomize"] = False
     st_ = _State()
+    tracker = _search.Tracker(shrink_s=_search.shrink_seconds(pname))
 
     def body(instance):
         try:
@@ -218,21 +223,32 @@ def check_claim(claim: str | Claim, *, max_examples: int | None = None,
                 on_example(st_.run, st_.filtered, st_.failed)
 
     def _check(instance):
+        if st_.failed and tracker.expired():       # shrink time bound (search.py)
+            hit = tracker.memo(instance)
+            if hit is None:
+                return
+            st_.last_bad = hit[1]
+            raise hit[0]
+        t_check = time.perf_counter()
         try:
             verdict = c(instance)
         except UnsatisfiedAssumption:
             if not st_.failed:
                 st_.filtered += 1
             raise
-        except Exception:  # noqa: BLE001 - reported as status "error"
+        except Exception as exc:  # noqa: BLE001 - reported as status "error"
             st_.failed = True
             st_.last_bad = (instance, None, traceback.format_exc())
+            tracker.failure(instance, exc, st_.last_bad)
             raise
         st_.note_valid(verdict)
+        tracker.note(instance, verdict, time.perf_counter() - t_check)
         if not verdict.holds:
             st_.failed = True
             st_.last_bad = (instance, verdict, None)
-            raise _Refuted(str(verdict))
+            exc = _Refuted(str(verdict))
+            tracker.failure(instance, exc, st_.last_bad)
+            raise exc
 
     explicit = c.get_examples()
     test = given(c.get_strategy())(body)
@@ -254,6 +270,19 @@ def check_claim(claim: str | Claim, *, max_examples: int | None = None,
         status = "error"
         error = st_.last_bad[2] if st_.last_bad and st_.last_bad[2] else \
             "".join(traceback.format_exception(exc))
+    if status is None and tracker.best:            # guided search: local optimizer
+        found = _search.run_refine(c, tracker, pname)
+        slack, inst, _ = tracker.best[0]
+        notes.append(f"tightest drawn instance: slack {slack:.3g}" +
+                     (f" at {_search.describe(inst)}" if _search.describe(inst) else ""))
+        if found is not None:
+            notes.append(found.summary())
+            if found.verdict is not None and (st_.worst is None or
+                                              found.verdict.slack < st_.worst.slack):
+                st_.worst = found.verdict
+            if found.violated:
+                status = "refuted"
+                st_.last_bad = (found.instance, found.verdict, None)
     elapsed = time.perf_counter() - t0
     if status is None:
         status = "verified" if st_.run >= required else "inconclusive"

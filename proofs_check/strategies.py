@@ -27,11 +27,23 @@ from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
 import fairmg as fm
+from fairmg.testing import strategies as _fts
 
 from .core import Case
 
 __all__ = ["games", "potential_game", "gammas", "policies", "logits", "step_sizes",
-           "fractions", "cases", "unit_floats", "agent_indices", "GAME_KINDS"]
+           "fractions", "cases", "unit_floats", "agent_indices", "GAME_KINDS",
+           "TRANSITION_FAMILIES", "REWARD_FAMILIES", "FULL_SUPPORT_FAMILIES"]
+
+#: Structured transition families drawn by :func:`games` (see
+#: :func:`fairmg.testing.strategies.transitions`); ``sparse`` (integer weights 0..4, a zero
+#: row uniform) first, so counterexamples shrink towards it.
+TRANSITION_FAMILIES = ("sparse",) + tuple(f for f in _fts.TRANSITION_FAMILIES
+                                          if f != "sparse")
+#: The transition families with full support (``games(sparse=False)``).
+FULL_SUPPORT_FAMILIES = ("dense", "near_deterministic")
+#: Reward families drawn by :func:`games` (:func:`fairmg.testing.strategies.reward_tables`).
+REWARD_FAMILIES = _fts.REWARD_FAMILIES
 
 GAME_KINDS = ("general", "identical", "potential")
 #: Discounts close to 1 that :func:`gammas` mixes in (those <= ``max_gamma``).
@@ -52,7 +64,7 @@ def gammas(min_gamma: float = 0.0, max_gamma: float = 0.99,
         raise ValueError(f"need 0 <= min_gamma <= max_gamma < 1, got {min_gamma}, "
                          f"{max_gamma}")
     base = unit_floats(min_gamma, max_gamma)
-    extra = [g for g in NEAR_ONE if min_gamma <= g <= max_gamma]
+    extra = [g for g in (0.0,) + NEAR_ONE if min_gamma <= g <= max_gamma]
     return st.one_of(base, st.sampled_from(extra)) if near_one and extra else base
 
 
@@ -132,9 +144,31 @@ def potential_game(transition, phi, gamma, action_sizes, *, shaping=None, dummie
                          name="potential (proofs_check)")
 
 
+def _family_transitions(draw, S, A, tfams):
+    fam = draw(st.sampled_from(tfams))
+    if fam == "trap" and S < 2:
+        fam = tfams[0] if tfams[0] != "trap" else "sparse"
+    return draw(_fts.transitions(S, A, fam)), fam
+
+
 @st.composite
 def _game_arrays(draw, n_agents, max_states, min_states, max_actions, kind, gamma,
-                 initial, sparse):
+                 initial, sparse, tfams=None, rfams=None, scales=(1.0,)):
+    g = draw(_game_arrays_raw(n_agents, max_states, min_states, max_actions, kind, gamma,
+                              initial, sparse, tfams, rfams))
+    scale = draw(st.sampled_from(scales)) if len(scales) > 1 else scales[0]
+    if scale != 1.0:      # small values: every reward (and the potential) times scale
+        pot = g.joint_potential()
+        fam = g._proofs_check_family
+        g = g.with_rewards(scale * g.joint_rewards(),
+                           potential=None if pot is None else scale * pot)
+        g._proofs_check_family = f"{fam}, rewards x {scale:g}"
+    return g
+
+
+@st.composite
+def _game_arrays_raw(draw, n_agents, max_states, min_states, max_actions, kind, gamma,
+                     initial, sparse, tfams=None, rfams=None):
     lo_n, hi_n = _int_range(n_agents, "n_agents")
     n = draw(st.integers(lo_n, hi_n))
     sizes = tuple(draw(st.lists(st.integers(1, max_actions), min_size=n, max_size=n)))
@@ -142,6 +176,10 @@ def _game_arrays(draw, n_agents, max_states, min_states, max_actions, kind, gamm
     A = int(np.prod(sizes))
     g = draw(gamma)
     kind = draw(st.sampled_from(kind)) if isinstance(kind, tuple) else kind
+    if tfams is None:
+        tfams = TRANSITION_FAMILIES if sparse else FULL_SUPPORT_FAMILIES
+    rfams = REWARD_FAMILIES if rfams is None else rfams
+    rfam = draw(st.sampled_from(rfams))
     if initial == "uniform":
         mu = np.full(S, 1.0 / S)
     else:
@@ -151,11 +189,10 @@ def _game_arrays(draw, n_agents, max_states, min_states, max_actions, kind, gamm
     if kind == "potential":
         controllers = draw(st.lists(st.booleans(), min_size=n, max_size=n))
         ctrl_sizes = tuple(a if c else 1 for a, c in zip(sizes, controllers))
-        Pc = _stochastic_rows(draw(_weights((S, int(np.prod(ctrl_sizes)), S)))
-                              + (0 if sparse else 1))
+        Pc, tfam = _family_transitions(draw, S, int(np.prod(ctrl_sizes)), tfams)
         Pc = Pc.reshape((S,) + ctrl_sizes + (S,))
         P = np.broadcast_to(Pc, (S,) + sizes + (S,)).reshape(S, A, S)
-        phi = draw(_floats((S, A)))
+        phi = draw(_fts.reward_tables((S, A), rfam))
         h = draw(_floats((n, S), -1.0, 1.0)) if draw(st.booleans()) else None
         dummies = []
         for i in range(n):
@@ -163,15 +200,21 @@ def _game_arrays(draw, n_agents, max_states, min_states, max_actions, kind, gamm
                 dummies.append(None)
             else:
                 dummies.append(draw(_floats((S, A // sizes[i]))))
-        return potential_game(P, phi, g, sizes, shaping=h, dummies=dummies, initial=mu)
-    P = _stochastic_rows(draw(_weights((S, A, S))) + (0 if sparse else 1))
+        game = potential_game(P, phi, g, sizes, shaping=h, dummies=dummies, initial=mu)
+        game._proofs_check_family = f"{tfam} transitions, {rfam} potential"
+        return game
+    P, tfam = _family_transitions(draw, S, A, tfams)
     if kind == "identical":
-        phi = draw(_floats((S, A)))
-        return fm.MarkovGame(P, np.broadcast_to(phi, (n, S, A)), g, initial=mu,
+        phi = draw(_fts.reward_tables((S, A), rfam))
+        game = fm.MarkovGame(P, np.broadcast_to(phi, (n, S, A)), g, initial=mu,
                              action_sizes=sizes, potential=phi)
-    if kind != "general":
+    elif kind == "general":
+        game = fm.MarkovGame(P, draw(_fts.reward_tables((n, S, A), rfam)), g, initial=mu,
+                             action_sizes=sizes)
+    else:
         raise ValueError(f"kind must be in {GAME_KINDS}, got {kind!r}")
-    return fm.MarkovGame(P, draw(_floats((n, S, A))), g, initial=mu, action_sizes=sizes)
+    game._proofs_check_family = f"{tfam} transitions, {rfam} rewards"
+    return game
 
 
 @st.composite
@@ -192,7 +235,8 @@ def _game_seeded(draw, n_agents, max_states, min_states, max_actions, kind, gamm
 def games(n_agents=(1, 3), max_states: int = 4, max_actions: int = 3, *,
           kind="general", min_states: int = 1, gamma=None, min_gamma: float = 0.0,
           max_gamma: float = 0.99, initial: str = "uniform", sparse: bool = True,
-          draw: str = "arrays") -> SearchStrategy:
+          draw: str = "arrays", transitions=None, rewards=None,
+          reward_scales=(1.0,)) -> SearchStrategy:
     """Markov games with rewards in [0, 1].
 
     Parameters
@@ -210,7 +254,18 @@ def games(n_agents=(1, 3), max_states: int = 4, max_actions: int = 3, *,
         mu uniform, random with full support (Assumption 2.1 of 002 then holds for every
         policy), or random possibly without full support.
     sparse : bool
-        Allow zero transition probabilities.
+        Allow zero transition probabilities (default: every family of
+        :data:`TRANSITION_FAMILIES`; ``False``: only :data:`FULL_SUPPORT_FAMILIES`).
+    transitions : tuple of str, optional
+        The transition families to draw from (:data:`TRANSITION_FAMILIES`: sparse, dense,
+        deterministic, near-deterministic, chains, absorbing traps, resets); default all
+        that ``sparse`` allows. For potential games they shape the controllers' kernel.
+    rewards : tuple of str, optional
+        Reward families (:data:`REWARD_FAMILIES`: uniform, binary, grid, near-tie,
+        boundary, single non-zero); default all. For potential games: of ``phi``.
+    reward_scales : tuple of float
+        Factors drawn to multiply every reward and the potential (e.g. ``(1.0, 1e-3,
+        1e-6)``: games with small values; rewards stay in [0, 1]).
     draw : {"arrays", "seed"}
         Draw the arrays (shrinks to simple games), or a seed of
         :func:`fairmg.games.random_game` (compact snippet; kinds as that function).
@@ -230,8 +285,17 @@ def games(n_agents=(1, 3), max_states: int = 4, max_actions: int = 3, *,
         return _game_seeded(n_agents, max_states, min_states, max_actions, kind, gamma)
     if draw != "arrays":
         raise ValueError(f"draw must be 'arrays' or 'seed', got {draw!r}")
+    for fams, known, what in ((transitions, _fts.TRANSITION_FAMILIES, "transitions"),
+                              (rewards, REWARD_FAMILIES, "rewards")):
+        bad = [f for f in (fams or ()) if f not in known]
+        if bad or (fams is not None and not fams):
+            raise ValueError(f"{what} must be a non-empty tuple of {known}, got {fams!r}")
+    scales = tuple(float(s) for s in reward_scales)
+    if not scales or not all(0.0 < s <= 1.0 for s in scales):
+        raise ValueError(f"reward_scales must be factors in (0, 1], got {reward_scales!r}")
     return _game_arrays(n_agents, max_states, min_states, max_actions, kind, gamma,
-                        initial, sparse)
+                        initial, sparse, None if transitions is None else tuple(transitions),
+                        None if rewards is None else tuple(rewards), scales)
 
 
 class _Dependent:
@@ -245,26 +309,30 @@ class _Dependent:
 
 
 @st.composite
-def _logits_for(draw, game, scale, near_deterministic, max_peak):
+def _logits_for(draw, game, scale, near_deterministic, max_peak, large_gaps=False):
     shape = (game.n_agents, game.n_states, game.max_actions)
     theta = draw(_floats(shape, -scale, scale)) if scale > 0 else np.zeros(shape)
     if near_deterministic and draw(st.booleans()):
+        big = large_gaps and draw(st.booleans())
         for i, n in enumerate(game.action_sizes):
             for s in range(game.n_states):
-                peak = draw(unit_floats(0.0, max_peak))
+                peak = draw(st.sampled_from([30.0, 40.0, 60.0]) if big
+                            else unit_floats(0.0, max_peak))
                 theta[i, s, draw(st.integers(0, n - 1))] += peak
     return np.where(game.action_mask[:, None, :], theta, 0.0)
 
 
 def logits(game=None, *, scale: float = 3.0, near_deterministic: bool = True,
-           max_peak: float = 20.0, of: str = "game"):
+           max_peak: float = 20.0, large_gaps: bool = False, of: str = "game"):
     """Logits ``theta[i, s, a]`` (padding 0) in [-scale, scale], sometimes with one action
-    per (agent, state) raised by up to ``max_peak`` (near-deterministic policies).
+    per (agent, state) raised by up to ``max_peak`` (near-deterministic policies), and with
+    ``large_gaps`` sometimes by 30, 40 or 60 (probabilities down to e^-60).
 
     With ``game=None`` this is a placeholder for :func:`cases`, using the field ``of``.
     """
     def build(g):
-        return _logits_for(g, float(scale), near_deterministic, float(max_peak))
+        return _logits_for(g, float(scale), near_deterministic, float(max_peak),
+                           bool(large_gaps))
     return build(game) if game is not None else _Dependent(build, of)
 
 

@@ -55,3 +55,45 @@ def test_ctrl_c_stops_the_workers_at_once_and_keeps_finished_runs(tmp_path):
     assert len(ck.results) >= 1
     job, curves = next(iter(ck.results.items()))
     assert job[5] == mpg.ITERS and curves["poa"].shape == (mpg.ITERS + 1,)
+
+
+def test_ctrl_c_while_numba_compiles_is_not_lost(tmp_path):
+    """During a compilation Python runs the SIGINT handler inside an llvmlite ctypes
+    callback, which prints the KeyboardInterrupt and drops it: the whole figure then ran
+    on. The cold cache here makes the command compile for several seconds."""
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba-cache"))
+    cmd = [sys.executable, "-m", "fairmg.cli", "reproduce", "mpg-fig4", "--seeds", "2",
+           "--workers", "2", "--out", str(tmp_path / "out")]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True, env=env)
+    try:
+        first = proc.stderr.readline()
+        assert "compiling numba kernels" in first, first
+        time.sleep(1.5)
+        assert proc.poll() is None
+        t0 = time.monotonic()
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        took = time.monotonic() - t0
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130 and "mpg-fig4 interrupted" in err
+    assert took < 5.0, f"took {took:.1f} s to stop"      # at most one kernel's compile
+    assert "Traceback" not in err and "Exception ignored" not in err
+
+
+def test_interrupt_guard_raises_again_after_a_swallowed_ctrl_c():
+    from fairmg.reproduce._progress import InterruptGuard, check_interrupt
+
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        with InterruptGuard():
+            try:
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.5)                  # the handler runs here ...
+            except KeyboardInterrupt:
+                pass                             # ... and its exception is swallowed
+            check_interrupt()                    # the next check point raises again
+    assert signal.getsignal(signal.SIGINT) is before
+    check_interrupt()                            # cleared once the guard is left

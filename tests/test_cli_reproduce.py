@@ -222,3 +222,11 @@ def test_checkpoint_round_trip_and_resume(tmp_path, monkeypatch):
     fresh = mpg.run_jobs(jobs, workers=1, progress=False)
     np.testing.assert_array_equal(res[(2, "pg", 0.0, 0)]["poa"],
                                   fresh[(2, "pg", 0.0, 0)]["poa"])
+
+
+def test_unreadable_checkpoint_is_a_clear_error(tmp_path, capsys):
+    (tmp_path / "mpg-fig4.partial.npz").write_bytes(b"not a checkpoint")
+    assert main(["reproduce", "mpg-fig4", "--quick", "--out", str(tmp_path),
+                 "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "mpg-fig4.partial.npz is not a readable checkpoint" in err and "delete it" in err

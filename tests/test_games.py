@@ -114,7 +114,7 @@ def test_matrix_game_shapes_and_potential():
     same = fm.games.matrix_game([x] * 3, per_agent=True)               # identical tables: a potential game
     np.testing.assert_array_equal(same.potential, shared.potential)
     np.testing.assert_array_equal(same.rewards, shared.rewards)
-    with pytest.raises(ValueError, match="per-agent payoffs must have shape"):
+    with pytest.raises(ValueError, match=r"payoffs must have shape \(N, A_1, ..., A_N\) with per_agent=True"):
         fm.games.matrix_game(np.zeros((3, 2)), per_agent=True)
 
 

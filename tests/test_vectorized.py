@@ -224,8 +224,9 @@ def test_bench_run_prints_tables_and_progress(monkeypatch):
     import fairmg.bench as bench
     from fairmg.bench import Group, Row, Timing, machine
 
-    def fake(quick, machine):
-        yield Row("case A", Timing(0.002, 0.5, 5), {"numpy": 0.01}, 0.001, ("numpy", 5.0))
+    def fake(quick):
+        yield Row("case A", Timing(0.002, 0.5, 5), {"numpy": 0.01}, [(5e7, 0, "lu")],
+                  ("numpy", 5.0))
         yield Row("case B", Timing(0.004, 0.004, 5), {"numpy": 0.002, "quantecon": 0.006},
                   None, ("quantecon", 1.5), extra={"col": "v"}, note="a note")
 

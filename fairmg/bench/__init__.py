@@ -12,8 +12,9 @@ fairmg, which includes loading or compiling its numba kernels, is reported separ
 "1st call"), the ratios baseline / fairmg (> 1: fairmg is faster), and a *physical limit*:
 the flops of the LU factorizations and contractions the task needs and the bytes they must
 read, at this machine's measured LU and GEMM GFLOP/s and memory/cache bandwidth
-(:mod:`fairmg.bench.machine`, measured at the start of the run). Speed is only ever
-claimed through these numbers, never in timed tests.
+(:mod:`fairmg.bench.machine`, measured at the start and at the end of the run; the better
+of the two is used, so the tables are printed at the end). Speed is only ever claimed
+through these numbers, never in timed tests.
 
 Groups are registered with :func:`group`; modules of this package are discovered
 automatically. ``--only`` takes group names or the aliases of :data:`ALIASES`.
@@ -63,15 +64,16 @@ class Row:
     """One timed case.
 
     ``baselines`` maps a baseline's name to its best time (seconds); the first one is the
-    main baseline, the one ``target`` refers to unless it names another. ``limit`` is the
-    physical limit in seconds (``None``: not modelled). ``target = (name, ratio)``: the
+    main baseline, the one ``target`` refers to unless it names another. ``phases`` are the
+    task's ``(flops, bytes, kind)`` (:mod:`fairmg.bench.machine`; ``None``: not modelled),
+    from which its physical limit follows. ``target = (name, ratio)``: the
     issue's target for baseline / fairmg. ``extra`` holds further labelled cells.
     """
 
     case: str
     fairmg: Timing
     baselines: dict = field(default_factory=dict)
-    limit: float | None = None
+    phases: list | None = None
     target: tuple | None = None
     extra: dict = field(default_factory=dict)
     note: str = ""
@@ -105,8 +107,9 @@ def fmt_time(seconds: float | None) -> str:
     return f"{ms:.1e}"
 
 
-def format_table(rows: list[Row]) -> str:
-    """A fixed-width table of rows of one group (columns: the union of their baselines)."""
+def format_table(rows: list[Row], machine=None) -> str:
+    """A fixed-width table of rows of one group (columns: the union of their baselines;
+    the limit columns need ``machine``)."""
     names: list[str] = []
     extras: list[str] = []
     for r in rows:
@@ -124,10 +127,11 @@ def format_table(rows: list[Row]) -> str:
                 cells += [fmt_time(r.baselines[n]), f"{r.ratio(n):.2f}x"]
             else:
                 cells += ["-", "-"]
-        if r.limit is None:
+        if r.phases is None or machine is None:
             cells += ["-", "-"]
         else:
-            cells += [fmt_time(r.limit), f"{r.fairmg.best / r.limit:.1f}"]
+            limit = machine.seconds(r.phases)
+            cells += [fmt_time(limit), f"{r.fairmg.best / limit:.1f}"]
         cells += [str(r.extra.get(k, "-")) for k in extras]
         if r.target is None:
             cells.append("-")
@@ -148,7 +152,7 @@ def format_table(rows: list[Row]) -> str:
 
 @dataclass(frozen=True)
 class Group:
-    """A registered benchmark group: ``fn(quick, machine) -> Iterator[Row]``."""
+    """A registered benchmark group: ``fn(quick) -> Iterator[Row]``."""
 
     name: str
     fn: Callable[..., Iterator[Row]]
@@ -166,7 +170,7 @@ ALIASES = {"core": ("nash_gap", "construction", "mdp"), "dynamics": ("npg",)}
 
 def group(name: str, title: str, expected_s=(10.0, 2.0), default: bool = True,
           order: int = 100):
-    """Register a generator ``fn(quick: bool, machine: Machine) -> Iterator[Row]``."""
+    """Register a generator ``fn(quick: bool) -> Iterator[Row]``."""
 
     def register(fn):
         _REGISTRY[name] = Group(name, fn, title, tuple(expected_s), default, order)
@@ -212,9 +216,9 @@ def run_benchmarks(only: str | None = None, quick: bool = False, echo=print,
                    progress=None) -> list[Row]:
     """Run the default groups (or those of ``only``: comma-separated names or aliases).
 
-    Prints the machine's measured rates, then one table per group through ``echo``;
-    progress (expected duration first, then each group's start and end) goes to
-    ``progress`` (default: standard error). Returns every row.
+    Progress (the expected duration first, then each group's start, cases and end) goes to
+    ``progress`` (default: standard error); at the end, the machine's measured rates and
+    one table per group go through ``echo``. Returns every row.
     """
     from .machine import measure
 
@@ -224,25 +228,15 @@ def run_benchmarks(only: str | None = None, quick: bool = False, echo=print,
     known = groups()
     chosen = _select(only, known)
     k = 1 if quick else 0
-    machine_s = 1.0 if quick else 3.0
-    expected = machine_s + sum(known[n].expected_s[k] for n in chosen)
+    expected = (2.0 if quick else 5.0) + sum(known[n].expected_s[k] for n in chosen)
     progress(f"fairmg bench: {len(chosen)} group(s) ({', '.join(chosen)}), expected "
              f"~{expected:.0f} s on an idle 2-core machine (longer under load, and when "
              f"numba must compile fairmg's kernels first)")
     t_start = time.perf_counter()
+    load = _load()
     progress("[machine] measuring GEMM/LU GFLOP/s and bandwidths ...")
     machine = measure(quick=quick)
-    echo(machine.describe())
-    threads = {k: os.environ[k] for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
-                                          "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
-               if k in os.environ}
-    echo("threads: " + (", ".join(f"{k}={v}" for k, v in threads.items()) if threads
-                        else "library defaults (BLAS on every core)"))
-    load = _load()
-    if load is not None:
-        busy = load > 0.5 * (os.cpu_count() or 1)
-        echo(f"load average at start: {load:.2f} on {os.cpu_count()} cores"
-             + (" -- a busy machine: times are inflated and noisy" if busy else ""))
+    tables = []
     rows: list[Row] = []
     for j, name in enumerate(chosen, 1):
         g = known[name]
@@ -250,12 +244,28 @@ def run_benchmarks(only: str | None = None, quick: bool = False, echo=print,
                  f"~{g.expected_s[k]:.0f} s) ...")
         t0 = time.perf_counter()
         group_rows = []
-        for row in g.fn(quick=quick, machine=machine):
+        for row in g.fn(quick=quick):
             group_rows.append(row)
-            progress(f"    {row.case}: fairmg {fmt_time(row.fairmg.best)} ms")
+            base = ", ".join(f"{n} {fmt_time(t)} ms" for n, t in row.baselines.items())
+            progress(f"    {row.case}: fairmg {fmt_time(row.fairmg.best)} ms"
+                     + (f"; {base}" if base else ""))
         rows += group_rows
-        echo(f"\n== {name}: {g.title}\n{format_table(group_rows)}")
+        tables.append((name, g.title, group_rows))
         progress(f"[{j}/{len(chosen)}] {name} done in {time.perf_counter() - t0:.1f} s")
+    progress("[machine] measuring again (the limits use the better of the two) ...")
+    machine = machine.best(measure(quick=quick))
+    echo(machine.describe())
+    threads = {k: os.environ[k] for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
+                                          "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+               if k in os.environ}
+    echo("threads: " + (", ".join(f"{k}={v}" for k, v in threads.items()) if threads
+                        else "library defaults (BLAS on every core)"))
+    if load is not None:
+        busy = load > 0.5 * (os.cpu_count() or 1)
+        echo(f"load average at start: {load:.2f} on {os.cpu_count()} cores"
+             + (" -- a busy machine: times are inflated and noisy" if busy else ""))
+    for name, title, group_rows in tables:
+        echo(f"\n== {name}: {title}\n{format_table(group_rows, machine)}")
     echo("\nratios are baseline time / fairmg time (> 1: fairmg faster); 'limit' is the "
          "physical limit of the task on this machine (see the machine line above)")
     progress(f"fairmg bench: done in {time.perf_counter() - t_start:.1f} s")

@@ -38,7 +38,7 @@ def _fairmg_npg(g, theta0, iters):
 
 @group("npg", "NPG on the coordination game, Nash-gap + POA every iteration",
        expected_s=(6, 1), order=1)
-def npg_group(quick: bool, machine):
+def npg_group(quick: bool):
     n, iters = (3, 40) if quick else (5, 400)
     g = games.coordination(n)
     P, R, gamma, mu = dense(g)
@@ -48,19 +48,19 @@ def npg_group(quick: bool, machine):
     ours = timed(lambda: _fairmg_npg(g, theta0, iters), **repeat)
     base = timed(lambda: vec.npg_run(P, R, gamma, mu, theta0, sizes, LR, iters), **repeat)
     run = _fairmg_npg(g, theta0, iters)
-    theta, expected = vec.npg_run(P, R, gamma, mu, theta0, sizes, LR, iters)
+    _, expected = vec.npg_run(P, R, gamma, mu, theta0, sizes, LR, iters)
     for k in METRICS:
         if not np.allclose(run.metrics[k], expected[k], rtol=1e-8, atol=1e-9):
             raise AssertionError(f"NPG {k} differs from the vectorized baseline's")
-    limit = machine.seconds(npg_phases(g.n_states, sizes, iters))
     yield Row(f"NPG coordination N={n} S={g.n_states} A={g.n_joint_actions}, {iters} "
-              f"iters + Nash-gap + POA", ours, {"numpy": base.best}, limit, ("numpy", 20.0),
+              f"iters + Nash-gap + POA", ours, {"numpy": base.best},
+              npg_phases(g.n_states, sizes, iters), ("numpy", 20.0),
               note=f"fairmg records {sorted(run.metrics)}")
 
 
 @group("figure1", "the Figure 1 grid of 002 (660 runs), all cores", expected_s=(60, 15),
        default=False, order=5)
-def figure1_group(quick: bool, machine):
+def figure1_group(quick: bool):
     from ..reproduce import mpg
 
     agents, seeds = ((2, 3), 2) if quick else (mpg.AGENTS, mpg.SEEDS_TABULAR)

@@ -78,6 +78,13 @@ class Machine:
             total += max(flops / rate, nbytes / self.bandwidth(nbytes) if nbytes else 0.0)
         return total
 
+    def best(self, other: "Machine") -> "Machine":
+        """The better rate of two measurements, quantity by quantity."""
+        return Machine(max(self.gemm_gflops, other.gemm_gflops),
+                       max(self.lu_gflops, other.lu_gflops),
+                       max(self.llc_gbs, other.llc_gbs), max(self.mem_gbs, other.mem_gbs),
+                       self.llc_bytes)
+
     def describe(self) -> str:
         return (f"machine: {os.cpu_count()} cores; GEMM {self.gemm_gflops:.1f} GFLOP/s, "
                 f"LU (np.linalg.solve) {self.lu_gflops:.1f} GFLOP/s; read bandwidth "

@@ -28,7 +28,8 @@ from ..divergences import (fdiv_argmax, get_divergence, get_regularizer,
                            tv_distance, unary_argmax)
 from ..evaluate import Evaluation, policy_values
 from ..games import matrix_game
-from .._validate import check_scalar
+from .._validate import (MAX_MAGNITUDE, check_choice, check_game, check_probability,
+                           check_scalar)
 from ..games.base import Game
 from ..policy import ProductPolicy
 from .run import METRICS, Run, iterate
@@ -40,14 +41,7 @@ __all__ = ["fdiv_iteration", "tvpo", "practical_tvpo", "unary_iteration", "fdiv_
 
 # -- input checks -------------------------------------------------------------------------
 def _check_game_policy(game, pol0) -> None:
-    if not isinstance(game, Game):
-        raise TypeError(f"game must be a fairmg Game, got {type(game).__name__}")
-    if not isinstance(pol0, ProductPolicy):
-        raise TypeError(f"pol0 must be a ProductPolicy, got {type(pol0).__name__}")
-    if pol0.game.action_sizes != game.action_sizes or pol0.probs.shape != (
-            game.n_agents, game.n_states, game.max_actions):
-        raise ValueError(f"pol0 has shape {pol0.probs.shape} and action sizes "
-                         f"{pol0.game.action_sizes}, which do not fit {game!r}")
+    check_game(game).check_policy(pol0, "pol0")
 
 
 # -- one step ---------------------------------------------------------------------------
@@ -111,6 +105,7 @@ def fdiv_iteration(game, pol0: ProductPolicy, divergence="kl",
 def value_bound(game) -> float:
     r""":math:`M = 2 r_{max} / (1-\gamma)` of Lemma 2 (r_max = max |r^i(s, a)|), a bound on
     the range of every Q-value: :math:`|Q^\pi| \le M/2`."""
+    check_game(game)
     return 2.0 * game.max_abs_reward / (1.0 - game.gamma)
 
 
@@ -126,7 +121,7 @@ def tvpo_omega(game, rule: str = "paper") -> float:
     :math:`\omega/N \ge (N-1)M/N`. (The paper's weight is N times too small: see the
     ``fdiv/thm-1`` claim for counterexamples.)
     """
-    N = game.n_agents
+    N = check_game(game).n_agents
     M = value_bound(game)
     if rule == "paper":
         return (N - 1) * M / N
@@ -256,7 +251,7 @@ def decentralized_critic(game, policy: ProductPolicy, agent: int) -> np.ndarray:
     the agent's MDP (:meth:`MarkovGame.agent_mdp`), independently of
     :func:`fairmg.evaluate`. Shape (S, A_i).
     """
-    agent = game._check_agent(agent)
+    agent = check_game(game).check_agent(agent)
     P_i, r_i = game.agent_mdp(policy, agent)
     S, n = r_i.shape
     pi_i = policy.probs[agent, :, :n]                                  # (S, A_i)
@@ -299,23 +294,27 @@ def decentralized_value(game, pi: ProductPolicy, rho: ProductPolicy,
     product policies :math:`\pi^i\times\rho^{-i}` is a distribution over joint actions,
     so V solves one linear system (shared reward only).
     """
-    game.check_policy(pi)
-    game.check_policy(rho)
+    check_game(game).check_policy(pi, "pi")
+    game.check_policy(rho, "rho")
     _shared_reward(game, pi)
     f = get_divergence(divergence)
     omega = check_scalar(omega, "omega")
-    if penalty not in ("paper", "averaged"):
-        raise ValueError(f"penalty must be 'paper' or 'averaged', got {penalty!r}")
+    penalty = check_choice(penalty, "penalty", ("paper", "averaged"))
     parts = _mixture_components(pi, rho)
     P_w = sum(game.policy_transition(p) for p in parts) / game.n_agents
     r_w = sum(game.policy_rewards(p)[0] for p in parts) / game.n_agents
-    pen = sum(np.asarray(f.value(pi.probs[i], rho.probs[i]), dtype=np.float64)
-              for i in range(game.n_agents))
+    per_agent = [np.asarray(f.value(pi.probs[i], rho.probs[i]), dtype=np.float64)
+                 for i in range(game.n_agents)]
+    for i, d in enumerate(per_agent):
+        if not np.all(np.isfinite(d)):
+            s = int(np.argmax(~np.isfinite(d)))
+            raise ValueError(f"pi and rho: D_{f.name}(pi^{i} || rho^{i}) is infinite in "
+                             f"state {s} (pi[{i}, {s}] = {pi.probs[i, s].tolist()} against "
+                             f"rho[{i}, {s}] = {rho.probs[i, s].tolist()}), so V_rho^pi is "
+                             f"-inf there")
+    pen = sum(per_agent)
     if penalty == "averaged":
         pen = pen / game.n_agents
-    if not np.all(np.isfinite(pen)):
-        raise ValueError("D_f(pi^i || rho^i) is infinite in some state (pi puts mass where "
-                         "rho has none); V_rho^pi is -inf there")
     V, _ = policy_values(P_w, (r_w - omega * pen)[None, :], game.gamma, game.initial)
     return V[0]
 
@@ -334,14 +333,19 @@ def decentralized_q(game, pi: ProductPolicy, rho: ProductPolicy, divergence,
 def alice_bob_game(a: float, b: float, c: float, d: float) -> Game:
     r"""The 2x2 game of 003, Table 1: shared reward a, b, c, d for the joint actions
     (u_A^0, u_B^0), (u_A^0, u_B^1), (u_A^1, u_B^0), (u_A^1, u_B^1). Alice is agent 0."""
-    return matrix_game(np.array([[a, b], [c, d]], dtype=np.float64))
+    payoffs = np.empty((2, 2))
+    for k, (name, v) in enumerate((("a", a), ("b", b), ("c", c), ("d", d))):
+        v = check_scalar(v, name, allow_negative=True)
+        if abs(v) > MAX_MAGNITUDE:
+            raise ValueError(f"{name} is {v!r}, expected |{name}| <= {MAX_MAGNITUDE:g} "
+                             f"(rescale it)")
+        payoffs[k // 2, k % 2] = v
+    return matrix_game(payoffs)
 
 
 def alice_bob_policy(game, p: float, q: float) -> ProductPolicy:
     """Alice plays u_A^0 with probability p, Bob plays u_B^0 with probability q."""
-    for name, v in (("p", p), ("q", q)):
-        if not 0.0 <= v <= 1.0:
-            raise ValueError(f"{name} is {v}, expected a probability in [0, 1]")
-    if game.action_sizes != (2, 2) or game.n_states != 1:
+    p, q = check_probability(p, "p"), check_probability(q, "q")
+    if check_game(game).action_sizes != (2, 2) or game.n_states != 1:
         raise ValueError(f"alice_bob_policy needs a one-state 2x2 game, got {game!r}")
     return ProductPolicy(game, np.array([[[p, 1 - p]], [[q, 1 - q]]]))

@@ -29,7 +29,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..model import MarkovGame, ProductPolicy, check_scalar
+from .._validate import check_scalar
+from ..games.base import Game
+from ..policy import ProductPolicy
 from .pg import log_barrier_gradient, policy_gradient
 from .run import METRICS, Run, iterate
 
@@ -132,14 +134,14 @@ class NNState:
     t: int = 0
 
 
-def agent_networks(game: MarkovGame, hidden=None, activation: str = "relu") -> list[MLP]:
+def agent_networks(game: Game, hidden=None, activation: str = "relu") -> list[MLP]:
     """One :class:`MLP` per agent: |S| -> hidden... -> |A^i| (default hidden (|S|, |S|))."""
     S = game.n_states
     hidden = (S, S) if hidden is None else tuple(int(h) for h in hidden)
     return [MLP((S,) + hidden + (n,), activation) for n in game.action_sizes]
 
 
-def network_logits(game: MarkovGame, nets: list[MLP], params: list) -> np.ndarray:
+def network_logits(game: Game, nets: list[MLP], params: list) -> np.ndarray:
     """Every agent's logits on every (one-hot) state, padded: shape (N, S, A_max)."""
     X = np.eye(game.n_states)
     out = np.zeros((game.n_agents, game.n_states, game.max_actions))
@@ -150,7 +152,7 @@ def network_logits(game: MarkovGame, nets: list[MLP], params: list) -> np.ndarra
     return out
 
 
-def network_gradients(game: MarkovGame, nets: list[MLP], params: list, ev,
+def network_gradients(game: Game, nets: list[MLP], params: list, ev,
                       lam: float = 0.0) -> list[np.ndarray]:
     r"""Exact :math:`\nabla_{w^i}\big(V^i(\mu) + \lambda b^i\big)` of every agent's network weights.
 
@@ -201,7 +203,7 @@ def _resolve_seed(seed, rng) -> int:
     return int(seed)
 
 
-def nn_pg(game: MarkovGame, *, seed=None, rng=None, params0=None, hidden=None,
+def nn_pg(game: Game, *, seed=None, rng=None, params0=None, hidden=None,
           activation: str = "relu", init: str = "torch", optimizer: str = "sgd",
           lr: float = 0.1, iters: int = 400, log_barrier: float = 0.0,
           betas: tuple = (0.9, 0.999), adam_eps: float = 1e-8, keep_weights: bool = False,
@@ -216,7 +218,7 @@ def nn_pg(game: MarkovGame, *, seed=None, rng=None, params0=None, hidden=None,
 
     Parameters
     ----------
-    game : MarkovGame
+    game : Game
     seed : int >= 0, optional
         Seed of the initial weights (``numpy.random.default_rng(seed)``). Without
         ``seed``, ``rng`` and ``params0``, a seed is drawn from OS entropy; either way
@@ -252,8 +254,8 @@ def nn_pg(game: MarkovGame, *, seed=None, rng=None, params0=None, hidden=None,
     Run
         ``run.thetas`` are the networks' logits (N, S, A_max) of every iteration.
     """
-    if not isinstance(game, MarkovGame):
-        raise TypeError(f"game must be a MarkovGame, got {type(game).__name__}")
+    if not isinstance(game, Game):
+        raise TypeError(f"game must be a fairmg Game, got {type(game).__name__}")
     if optimizer not in ("sgd", "adam"):
         raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}")
     lr = check_scalar(lr, "lr", positive=True)

@@ -259,75 +259,12 @@ def _log_softmax_rows(theta):
 
 
 @njit(cache=True)
-def _lu_factor(M):
-    """In-place LU with partial pivoting, ``M[piv] = L U`` (unit L below the diagonal)."""
-    n = M.shape[0]
-    piv = np.arange(n)
-    for k in range(n):
-        p = k
-        for i in range(k + 1, n):
-            if abs(M[i, k]) > abs(M[p, k]):
-                p = i
-        if p != k:
-            for j in range(n):
-                M[k, j], M[p, j] = M[p, j], M[k, j]
-            piv[k], piv[p] = piv[p], piv[k]
-        inv = 1.0 / M[k, k]
-        for i in range(k + 1, n):
-            f = M[i, k] * inv
-            M[i, k] = f
-            if f != 0.0:
-                for j in range(k + 1, n):
-                    M[i, j] -= f * M[k, j]
-    return piv
-
-
-@njit(cache=True)
-def _lu_solve(LU, piv, b):
-    """x with M x = b from :func:`_lu_factor`."""
-    n = LU.shape[0]
-    x = np.empty(n)
-    for i in range(n):
-        acc = b[piv[i]]
-        for j in range(i):
-            acc -= LU[i, j] * x[j]
-        x[i] = acc
-    for i in range(n - 1, -1, -1):
-        acc = x[i]
-        for j in range(i + 1, n):
-            acc -= LU[i, j] * x[j]
-        x[i] = acc / LU[i, i]
-    return x
-
-
-@njit(cache=True)
-def _lu_solve_transposed(LU, piv, b):
-    """x with M^T x = b from :func:`_lu_factor` (U^T y = b, L^T z = y, x[piv] = z)."""
-    n = LU.shape[0]
-    z = np.empty(n)
-    for i in range(n):
-        acc = b[i]
-        for j in range(i):
-            acc -= LU[j, i] * z[j]
-        z[i] = acc / LU[i, i]
-    for i in range(n - 1, -1, -1):
-        acc = z[i]
-        for j in range(i + 1, n):
-            acc -= LU[j, i] * z[j]
-        z[i] = acc
-    x = np.empty(n)
-    for i in range(n):
-        x[piv[i]] = z[i]
-    return x
-
-
-@njit(cache=True)
 def soft_policy_iteration(P, r, theta, mu, gamma, lr, lam, n_states, steps):
     r"""``steps`` NPG steps of one agent in its MDP with the others fixed (002, eq. (5)).
 
     Each step evaluates the softmax policy of ``theta`` exactly in the MDP ``(P, r)``
-    (one LU factorization of :math:`I - \gamma P_\pi` with partial pivoting, solved for the
-    values and, transposed, for the unnormalized visitation) and moves
+    (:math:`I - \gamma P_\pi` solved for the values and, transposed, for the unnormalized
+    visitation, as :class:`fairmg.linear.PolicySystem` does) and moves
     ``theta += lr * natural_direction(...)``.
 
     Parameters
@@ -366,9 +303,8 @@ def soft_policy_iteration(P, r, theta, mu, gamma, lr, lam, n_states, steps):
                 barrier += logp[s, a]
                 for t in range(S):
                     M[s, t] -= gamma * p * P[s, a, t]
-        piv = _lu_factor(M)
-        V = _lu_solve(M, piv, r_pi)
-        d = _lu_solve_transposed(M, piv, mu)
+        V = np.linalg.solve(M, r_pi)
+        d = np.linalg.solve(np.ascontiguousarray(M.T), mu)
         obj = V @ mu + lam * (barrier / (n_states * n) + math.log(n))
         if k == 0:
             obj0 = obj

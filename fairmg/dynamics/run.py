@@ -54,6 +54,7 @@ class BatchEvaluation:
         self.potential_values = potential_values
         self._evaluations = evaluations
         self._best = None
+        self._at_initial = None
 
     def __len__(self) -> int:
         return self.probs.shape[0]
@@ -61,7 +62,9 @@ class BatchEvaluation:
     @property
     def value_at_initial(self) -> np.ndarray:
         """V^i(mu), shape (B, N)."""
-        return self.values @ self.game.initial
+        if self._at_initial is None:
+            self._at_initial = self.values @ self.game.initial
+        return self._at_initial
 
     @property
     def local_advantages(self) -> np.ndarray:

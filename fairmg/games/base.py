@@ -30,7 +30,7 @@ from functools import cached_property
 
 import numpy as np
 
-from .._validate import as_float_array, check_int, check_memory
+from .._validate import as_float_array, as_index_array, as_rng, check_int, check_memory
 
 __all__ = ["Game"]
 
@@ -62,10 +62,12 @@ class Game(abc.ABC):
     def max_actions(self) -> int:
         return max(self.action_sizes)
 
-    @property
+    @cached_property
     def action_mask(self) -> np.ndarray:
         """``mask[i, a_i]`` is True where agent i has action ``a_i`` (shape (N, A_max))."""
-        return np.arange(self.max_actions)[None, :] < np.array(self.action_sizes)[:, None]
+        mask = np.arange(self.max_actions)[None, :] < np.array(self.action_sizes)[:, None]
+        mask.setflags(write=False)
+        return mask
 
     @cached_property
     def joint_actions(self) -> np.ndarray:
@@ -173,46 +175,82 @@ class Game(abc.ABC):
         """``(P [S, A, S], r [S, A])``: the joint-action MDP (summed reward by default) as
         dense arrays, where they fit."""
         dense = self.to_dense()
-        return dense.transition, (dense.rewards.sum(axis=0) if reward is None
-                                  else as_float_array(reward, "reward", 2))
+        return dense.joint_mdp(reward)
 
     @abc.abstractmethod
     def with_rewards(self, rewards, potential=None):
         """The same game with other rewards (and potential), in this game's reward format."""
 
     # -- checks -----------------------------------------------------------------------
-    def check_policy(self, policy):
-        """``policy`` if it is a :class:`~fairmg.policy.ProductPolicy` that fits this game."""
+    def check_policy(self, policy, name: str = "policy"):
+        """``policy`` if it is a :class:`~fairmg.policy.ProductPolicy` that fits this game
+        (else an error naming ``name``)."""
         from ..policy import ProductPolicy
         if not isinstance(policy, ProductPolicy):
-            raise TypeError(f"policy must be a ProductPolicy, got {type(policy).__name__}")
+            raise TypeError(f"{name} must be a ProductPolicy, got {type(policy).__name__}")
         if policy.game is not self and (
                 policy.probs.shape != (self.n_agents, self.n_states, self.max_actions)
                 or tuple(policy.game.action_sizes) != tuple(self.action_sizes)):
-            raise ValueError(f"policy has shape {policy.probs.shape} and action sizes "
+            raise ValueError(f"{name} has shape {policy.probs.shape} and action sizes "
                              f"{policy.game.action_sizes}, which do not fit {self!r}")
         return policy
 
-    def check_agent(self, agent) -> int:
+    def check_agent(self, agent, name: str = "agent") -> int:
         """``agent`` as an int in [0, N) (bools refused)."""
-        return check_int(agent, "agent", low=0, high=self.n_agents - 1)
+        return check_int(agent, name, low=0, high=self.n_agents - 1)
 
     _check_agent = check_agent   # v1 name
 
-    def check_keep(self, keep) -> tuple[int, ...]:
-        """``keep`` as a tuple of distinct agent indices."""
-        if isinstance(keep, (int, np.integer)) and not isinstance(keep, bool):
-            keep = (keep,)
-        out = tuple(check_int(k, "keep[...]", low=0, high=self.n_agents - 1) for k in keep)
-        if len(set(out)) != len(out):
-            raise ValueError(f"keep has repeated agents: {out}")
+    def check_agents(self, agents, name: str = "agents", *, distinct: bool = True
+                     ) -> tuple[int, ...]:
+        """``agents`` (a sequence of agent indices, or one int) as a tuple of ints in
+        [0, N), distinct unless ``distinct=False``; errors name ``name[j]``."""
+        if isinstance(agents, (int, np.integer)) and not isinstance(agents, (bool, np.bool_)):
+            agents = (agents,)
+        if isinstance(agents, np.ndarray):
+            if agents.ndim != 1:
+                raise ValueError(f"{name} must be a flat sequence of agent indices, got an "
+                                 f"array of shape {agents.shape}")
+            agents = agents.tolist()
+        if isinstance(agents, (str, bytes, dict, set, frozenset)) or not isinstance(
+                agents, (list, tuple, range)):
+            raise TypeError(f"{name} must be a sequence of agent indices (ints in "
+                            f"[0, {self.n_agents - 1}]), got {agents!r}")
+        out = tuple(check_int(k, f"{name}[{j}]", low=0, high=self.n_agents - 1)
+                    for j, k in enumerate(agents))
+        if distinct and len(set(out)) != len(out):
+            raise ValueError(f"{name} has repeated agents: {out}")
         return out
 
+    def check_keep(self, keep, name: str = "keep") -> tuple[int, ...]:
+        """``keep`` as a tuple of distinct agent indices."""
+        return self.check_agents(keep, name)
+
+    def check_step(self, states, actions, rng):
+        """``(states [B], actions [B, N], rng)`` of :meth:`step`, validated: states in
+        [0, S), ``actions[b, i]`` in [0, A_i), a Generator or an int seed."""
+        states = as_index_array(states, "states", self.n_states)
+        if states.ndim != 1:
+            raise ValueError(f"states must have shape (B,), got {states.shape}")
+        actions = as_index_array(actions, "actions", self.max_actions)
+        if actions.shape != (states.shape[0], self.n_agents):
+            raise ValueError(f"actions must have shape ({states.shape[0]}, {self.n_agents}) "
+                             f"(one joint action per entry of states, shape "
+                             f"{states.shape}), got {actions.shape}")
+        for i, n in enumerate(self.action_sizes):
+            bad = np.flatnonzero(actions[:, i] >= n)
+            if bad.size:
+                b = int(bad[0])
+                raise ValueError(f"actions[{b}, {i}] is {actions[b, i]}, expected in [0, {n})")
+        return states, actions, as_rng(rng)
+
     def check_values(self, values, name: str = "values") -> np.ndarray:
-        """``values`` as a float64 array (K, S)."""
-        v = np.asarray(values, dtype=np.float64)
+        """``values`` as a float64 array (K, S) of finite numbers."""
+        # values reach r_max / (1 - gamma) <= 1e150 * 2**53: a wider cap than rewards'
+        v = as_float_array(values, name, max_magnitude=1e300)
         if v.ndim == 1:
             v = v[None]
-        if v.ndim != 2 or v.shape[1] != self.n_states:
-            raise ValueError(f"{name} must have shape (K, {self.n_states}), got {v.shape}")
+        if v.ndim != 2 or v.shape[1] != self.n_states or v.shape[0] == 0:
+            raise ValueError(f"{name} must have shape (K, {self.n_states}) with K >= 1, got "
+                             f"{np.shape(values)}")
         return np.ascontiguousarray(v)

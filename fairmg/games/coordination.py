@@ -23,7 +23,10 @@ def coordination_reward(counts_zero: int, n_agents: int) -> float:
     else 0; beyond it: 3 if 0s are the majority, 2 if 1s are.
     """
     n = check_int(n_agents, "n_agents", low=1)
-    zeros = check_int(counts_zero, "counts_zero", low=0, high=n)
+    zeros = check_int(counts_zero, "counts_zero", low=0)
+    if zeros > n:
+        raise ValueError(f"counts_zero is {zeros}, expected at most n_agents = {n} (the "
+                         f"number of agents in local state 0)")
     ones = n - zeros
     bound = 1 if n <= 3 else 2
     if abs(zeros - ones) <= bound:

@@ -7,13 +7,15 @@ distribution ``mu``.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import kernels
-from .._validate import (as_action_sizes, as_float_array, check_distributions, check_gamma,
-                         check_memory)
+from .._validate import (MEMORY_LIMIT_BYTES, as_action_sizes, as_float_array,
+                         check_distributions, check_gamma, check_memory)
 from ..linear import PolicySystem
-from ..marginals import marginalize
+from ..marginals import _marginalize as marginalize
 from .base import Game
 
 __all__ = ["MarkovGame"]
@@ -193,7 +195,12 @@ class MarkovGame(Game):
 
     def joint_mdp(self, reward=None):
         """``(P [S, A, S], r [S, A])``: the joint-action MDP, summed reward by default."""
-        r = self.rewards.sum(axis=0) if reward is None else as_float_array(reward, "reward", 2)
+        if reward is None:
+            return self.transition, self.rewards.sum(axis=0)
+        r = as_float_array(reward, "reward", 2)
+        if r.shape != (self.n_states, self.n_joint_actions):
+            raise ValueError(f"reward must have shape ({self.n_states}, "
+                             f"{self.n_joint_actions}), got {r.shape}")
         return self.transition, r
 
     def joint_rewards(self) -> np.ndarray:
@@ -210,16 +217,28 @@ class MarkovGame(Game):
         return self
 
     def step(self, states, actions, rng):
-        states = np.asarray(states, dtype=np.int64)
-        joint = np.ravel_multi_index(tuple(np.asarray(actions, dtype=np.int64).T),
-                                     self.action_sizes)
+        states, actions, rng = self.check_step(states, actions, rng)
+        joint = np.ravel_multi_index(tuple(actions.T), self.action_sizes)
         cdf = np.cumsum(self.transition[states, joint], axis=-1)
         u = rng.random(states.shape)[:, None] * cdf[:, -1:]
         nxt = np.minimum((u >= cdf).sum(axis=-1), self.n_states - 1)
         return nxt, self.rewards[:, states, joint].T
 
 
+def max_dense_states(n_joint: int) -> int:
+    """The largest S whose dense transition (S, A, S) fits :data:`MEMORY_LIMIT_BYTES`."""
+    s = int(math.isqrt(int(MEMORY_LIMIT_BYTES // (8 * max(int(n_joint), 1)))))
+    while s > 0 and 8.0 * s * s * n_joint > MEMORY_LIMIT_BYTES:
+        s -= 1
+    return s
+
+
 def check_dense_size(n_states: int, n_joint: int, what: str) -> None:
-    """Refuse, before allocating, a dense game whose transition tensor would not fit."""
+    """Refuse, before allocating, a dense game whose transition tensor would not fit,
+    saying the largest number of states that fits with these joint actions."""
+    largest = max_dense_states(n_joint)
+    fits = (f"with {n_joint:g} joint actions at most n_states={largest} fits"
+            if largest >= 1 else f"not even one state fits with {n_joint:g} joint actions")
     check_memory(float(n_states) ** 2 * n_joint, f"{what}: the dense transition "
-                 f"(S={n_states}, A={n_joint}, S)", "use fairmg.games.FactoredGame")
+                 f"(S={n_states}, A={n_joint:g}, S)",
+                 f"{fits}; or use fairmg.games.FactoredGame")

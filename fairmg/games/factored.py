@@ -19,9 +19,10 @@ from __future__ import annotations
 import numpy as np
 
 from .. import kernels
-from .._validate import (as_float_array, check_distributions, check_gamma, check_memory)
+from .._validate import (as_float_array, check_distributions, check_gamma, check_int,
+                         check_memory)
 from ..linear import PolicySystem
-from ..marginals import marginalize
+from ..marginals import _marginalize as marginalize
 from .base import Game
 
 __all__ = ["FactoredGame", "DENSE_STATES"]
@@ -128,7 +129,7 @@ class FactoredGame(Game):
                                  f"{potential.shape}")
         self.potential = potential
         self.name = name
-        self.dense_states = int(dense_states)
+        self.dense_states = check_int(dense_states, "dense_states", low=0)
         for arr in (self.rewards, self.initial, self.potential):
             if arr is not None:
                 arr.setflags(write=False)
@@ -264,6 +265,9 @@ class FactoredGame(Game):
             r_i = self.reward_marginal(policy, (agent,))[agent]
         else:
             r = as_float_array(reward, "reward")
+            if r.shape not in ((S,), (S, self.n_joint_actions)):
+                raise ValueError(f"reward must have shape ({S},) or ({S}, "
+                                 f"{self.n_joint_actions}), got {r.shape}")
             r_i = self._table_marginal(r[None], probs, (agent,), 1)[0]
         return P_i, np.ascontiguousarray(r_i)
 
@@ -296,8 +300,7 @@ class FactoredGame(Game):
                           action_sizes=self.action_sizes, potential=pot, name=self.name)
 
     def step(self, states, actions, rng):
-        states = np.asarray(states, dtype=np.int64)
-        actions = np.asarray(actions, dtype=np.int64)
+        states, actions, rng = self.check_step(states, actions, rng)
         B, N = states.shape[0], self.n_agents
         local = np.empty((B, N), dtype=np.int64)
         for j in range(N):

@@ -41,8 +41,8 @@ def matrix_game(payoffs, gamma: float = 0.0, *, per_agent: bool | None = None) -
         per_agent = False
     per_agent = check_bool(per_agent, "per_agent")
     if per_agent and not fits_per_agent:
-        raise ValueError(f"per-agent payoffs must have shape (N, A_1, ..., A_N), got "
-                         f"{arr.shape}")
+        raise ValueError(f"payoffs must have shape (N, A_1, ..., A_N) with per_agent=True "
+                         f"(per-agent payoffs), got {arr.shape}")
     gamma = check_gamma(gamma)
     sizes = arr.shape[1:] if per_agent else arr.shape
     A = int(np.prod(sizes))

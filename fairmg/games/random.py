@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import as_action_sizes, as_rng, check_choice, check_gamma, check_int, check_scalar
+from .._validate import (as_action_sizes, as_rng, check_bool, check_choice, check_gamma,
+                         check_int, check_memory, check_scalar)
 from .dense import MarkovGame, check_dense_size
 
 __all__ = ["random_game", "random_factored_game", "GAME_KINDS"]
@@ -51,7 +52,10 @@ def random_game(n_states: int, action_sizes, gamma: float = 0.9, *, rng=None,
     # Dirichlet(1) rows as Generator.dirichlet draws them (exponentials times the inverse
     # of their sequential sum: the same numbers, bit for bit), in one vectorized call
     P = rng.standard_exponential((n_trans, S))
-    P *= 1.0 / np.cumsum(P, axis=1)[:, -1:]
+    block = max(1, 2**20 // S)          # bounded temporaries: a large game stays 1x in size
+    for lo in range(0, n_trans, block):
+        rows = P[lo:lo + block]
+        rows *= 1.0 / np.cumsum(rows, axis=1)[:, -1:]
     if sparsity > 0 and S > 1:
         keep = rng.random((n_trans, S)) >= sparsity
         keep[np.arange(n_trans), rng.integers(0, S, n_trans)] = True
@@ -105,9 +109,20 @@ def random_factored_game(local_sizes, action_sizes, gamma: float = 0.9, *, rng=N
     if len(n_local) != len(sizes):
         raise ValueError(f"local_sizes has {len(n_local)} agents, action_sizes {len(sizes)}")
     dependence = check_choice(dependence, "dependence", ("global", "local", "action"))
+    joint_rewards = check_bool(joint_rewards, "joint_rewards")
     gamma = check_gamma(gamma)
     rng = as_rng(rng)
-    S = int(np.prod(n_local))
+    S = int(np.prod(n_local, dtype=np.float64))
+    check_memory(float(S) * len(sizes), "random_factored_game: the state rewards (N, S)",
+                 "fewer agents or local states")
+    if joint_rewards:
+        check_memory(float(S) * len(sizes) * np.prod(sizes, dtype=np.float64),
+                     "random_factored_game: the joint rewards (N, S, A)",
+                     "use joint_rewards=False")
+    for j, (n, a) in enumerate(zip(n_local, sizes)):
+        lead = {"global": S, "local": n, "action": 1}[dependence]
+        check_memory(float(lead) * a * n, f"random_factored_game: agent {j}'s local "
+                     f"transition ({dependence} dependence)", "fewer local states")
     locs = []
     for n, a in zip(n_local, sizes):
         lead = {"global": (S,), "local": (n,), "action": ()}[dependence]

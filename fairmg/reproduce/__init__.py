@@ -113,12 +113,18 @@ class Checkpoint:
         path = Path(path)
         ck = cls(path)
         if path.is_file():
-            with np.load(path, allow_pickle=False) as data:
-                jobs = json.loads(str(data["jobs"]))
-                for k, job in enumerate(jobs):
-                    prefix = f"{k}/"
-                    ck.results[tuple(job)] = {name[len(prefix):]: data[name] for name in
-                                              data.files if name.startswith(prefix)}
+            try:
+                with np.load(path, allow_pickle=False) as data:
+                    jobs = json.loads(str(data["jobs"]))
+                    for k, job in enumerate(jobs):
+                        prefix = f"{k}/"
+                        ck.results[tuple(job)] = {name[len(prefix):]: data[name]
+                                                  for name in data.files
+                                                  if name.startswith(prefix)}
+            except Exception as exc:  # noqa: BLE001 - any unreadable file: say which
+                raise ValueError(f"{path} is not a readable checkpoint of finished runs "
+                                 f"({type(exc).__name__}: {exc}); delete it to start "
+                                 f"afresh") from None
         return ck
 
     def save(self) -> Path | None:
@@ -170,8 +176,11 @@ def reproduce(id: str, out: str | Path | None = None, *, seeds: int | None = Non
             say(f"{id}: resuming, {len(ck.results)} finished run(s) loaded from {ck.path}")
     if "workers" in params:
         kwargs["workers"] = workers
+    from ._progress import InterruptGuard
+
     try:
-        paths = make(out, **kwargs)
+        with InterruptGuard():
+            paths = make(out, **kwargs)
     except KeyboardInterrupt:
         saved = ck.save() if ck is not None else None
         raise Interrupted(id, saved, len(ck.results) if saved else 0) from None

@@ -16,10 +16,77 @@ Nothing is printed when ``enabled`` is false (``progress=False``, ``--no-progres
 """
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 import time
 
-__all__ = ["Stage", "say", "format_duration", "run_units"]
+__all__ = ["Stage", "say", "format_duration", "run_units", "InterruptGuard",
+           "check_interrupt"]
+
+_INTERRUPTED = threading.Event()
+
+
+def check_interrupt() -> None:
+    """Raise ``KeyboardInterrupt`` if Ctrl-C came while an :class:`InterruptGuard` was
+    active and its exception was swallowed (see there)."""
+    if _INTERRUPTED.is_set():
+        raise KeyboardInterrupt
+
+
+class InterruptGuard:
+    """Make Ctrl-C stick for the duration of a ``with`` block (main thread only).
+
+    A SIGINT raises ``KeyboardInterrupt`` as usual and also sets a flag. The flag matters
+    when the exception is lost: during a numba compilation Python runs the signal handler
+    inside a ctypes callback of llvmlite, which prints the exception and carries on, so a
+    Ctrl-C typed while kernels compile would otherwise be ignored and the whole figure run.
+    With the flag set, :func:`check_interrupt` raises again at the next check point: the
+    end of each numba compilation (a ``numba:compile`` listener), each finished run
+    (:meth:`Stage.advance`), each warm-up run.
+    """
+
+    def __enter__(self) -> "InterruptGuard":
+        self._old = None
+        self._listener = None
+        _INTERRUPTED.clear()
+        if threading.current_thread() is not threading.main_thread():
+            return self
+
+        def handler(signum, frame):
+            _INTERRUPTED.set()
+            f = frame
+            while f is not None:     # inside llvmlite (numba compiling): raising here is
+                if "llvmlite" in f.f_code.co_filename:   # printed and dropped; the flag
+                    return                               # raises at the compile's end
+                f = f.f_back
+            raise KeyboardInterrupt
+
+        self._old = signal.signal(signal.SIGINT, handler)
+        try:
+            from numba.core import event
+
+            class _AfterCompile(event.Listener):
+                def on_start(self, ev):
+                    pass
+
+                def on_end(self, ev):
+                    check_interrupt()
+
+            self._listener = _AfterCompile()
+            event.register("numba:compile", self._listener)
+        except ImportError:
+            pass
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self._listener is not None:
+            from numba.core import event
+
+            event.unregister("numba:compile", self._listener)
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+        _INTERRUPTED.clear()
 
 
 def format_duration(seconds: float) -> str:
@@ -90,7 +157,8 @@ class Stage:
         return f"{self.desc} ({self._count()})"
 
     def advance(self, cost: float = 1.0) -> None:
-        """One unit finished, of modelled ``cost``."""
+        """One unit finished, of modelled ``cost`` (a Ctrl-C check point)."""
+        check_interrupt()
         self.done += 1
         if self._bar is not None:
             self._bar.set_description_str(self._label(), refresh=False)

@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 from . import figure, job_key, quick_label
-from ._progress import Stage, format_duration, say
+from ._progress import Stage, check_interrupt, format_duration, say
 
 PAPER = "002 (Convergence and PoA of softmax PG in MPGs)"
 AGENTS = (2, 3, 5)
@@ -216,6 +216,7 @@ def warm_up(jobs) -> None:
     kinds = {(j.algo, j.lam > 0, j.K) for j in jobs}
     for algo, barrier, K in sorted(kinds, key=str):
         run_job(Job(2, 0, algo, 0.1 if barrier else 0.0, K, 1))
+        check_interrupt()
 
 
 def seconds_per_cost(repeats: int = 5) -> float:
@@ -378,22 +379,24 @@ class Curve:
     base: tuple | None = None
 
 
-#: A dashed curve whose mean POA and Nash-gap stay this close (absolute; the Nash-gap
-#: relative to its largest value) to its solid base curve at every iteration is said to
-#: coincide with it (legend and caption), since it is then drawn on top of it.
-COINCIDE_TOL = 1e-3
+#: A dashed curve whose mean POA and mean Nash-gap differ from those of its solid base
+#: curve by less than this fraction of the base curve's range (max - min over the
+#: iterations) at every iteration is said to coincide with it (legend and caption): it is
+#: then drawn on top of it, indistinguishable at the plot's resolution.
+COINCIDE_FRACTION = 0.01
 MARKERS = ("o", "s", "^", "D", "v", "P")
 
 
 def coincides(results: dict, curve: Curve) -> bool:
-    """Whether the dashed ``curve`` lies on its base curve (within :data:`COINCIDE_TOL`)."""
+    """Whether the dashed ``curve`` lies on its base curve (:data:`COINCIDE_FRACTION`)."""
     if curve.base is None or curve.base not in results:
         return False
     for metric in METRICS:
         a = mean_se(results[curve.config][metric])[0]
         b = mean_se(results[curve.base][metric])[0]
-        scale = 1.0 if metric == "poa" else max(1.0, float(np.nanmax(np.abs(b))))
-        if not np.all(np.abs(a - b) <= COINCIDE_TOL * scale):
+        span = float(np.ptp(b)) if np.isfinite(b).all() else np.nan
+        if not np.isfinite(span) or not np.all(
+                np.abs(a - b) <= COINCIDE_FRACTION * max(span, 1e-12)):
             return False
     return True
 
@@ -457,9 +460,9 @@ def _plot(path: Path, title: str, caption: str, agents, results: dict,
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if any_dashed:
         caption += (" Dashed with hollow markers: the regularized variant" +
-                    ("; '= solid' marks one that coincides with its solid curve (means "
-                     f"within {COINCIDE_TOL:g} at every iteration), drawn on top of it."
-                     if any_same else "."))
+                    ("; '= solid' marks one that coincides with its solid curve (the means "
+                     f"differ by less than {COINCIDE_FRACTION:.0%} of that curve's range at "
+                     "every iteration), drawn on top of it." if any_same else "."))
     fig.suptitle(title, fontsize=11)
     fig.text(0.5, 0.005, caption, ha="center", va="bottom", fontsize=7, wrap=True)
     fig.tight_layout(rect=(0, 0.07, 1, 0.96))
@@ -468,9 +471,12 @@ def _plot(path: Path, title: str, caption: str, agents, results: dict,
 
 
 def _write_outputs(out: Path, fig_id: str, title: str, caption: str, notes: str, agents,
-                   results: dict, curves_by_n: dict) -> list[Path]:
+                   results: dict, curves_by_n: dict, png_only: bool = False) -> list[Path]:
+    out = Path(out)
     png, csv_path, txt = out / f"{fig_id}.png", out / f"{fig_id}.csv", out / f"{fig_id}.txt"
     _plot(png, title, caption, agents, results, curves_by_n)
+    if png_only:
+        return [png]
     selected = {c.config for curves in curves_by_n.values() for c in curves}
     _write_csv(csv_path, fig_id, results, selected)
     txt.write_text(notes)
@@ -503,6 +509,14 @@ def announce(fig_id: str, jobs, workers: int | None, progress: bool, checkpoint=
     say(f"{fig_id}: {len(todo)} runs on {w} process{'es' if w > 1 else ''}, expected about "
         f"{format_duration(estimate_seconds(todo, w))} (a cost model calibrated by a probe "
         f"run on this machine as loaded now{note})")
+
+
+def _missing_note(best_lam: dict, labels: dict) -> str:
+    """Caption text naming the barrier curves left out because every lambda diverged."""
+    gone = [f"{labels[a]} at N={n}" for (n, a), lam in sorted(best_lam.items(), key=str)
+            if lam is None]
+    return (f" No dashed curve for {', '.join(gone)}: every lambda diverged in some seed."
+            if gone else "")
 
 
 def _final_table(results: dict, configs) -> str:
@@ -570,9 +584,21 @@ COLORS = {"pg": "tab:blue", "npg": "tab:orange", "npg-br": "tab:green",
                     "best log-barrier lambda, N = 2, 3, 5")
 def make_fig1(out, *, seeds=None, quick=False, progress=True, workers=None,
               checkpoint=None) -> list[Path]:
+    """Run Figure 1's grid and write its PNG, CSV and notes."""
     agents, iters, n_seeds, w = _settings(quick, seeds, SEEDS_TABULAR, workers)
-    results, best_k, best_lam = tabular_grid(agents, n_seeds, iters, workers=w,
-                                             progress=progress, checkpoint=checkpoint)
+    results, _, _ = tabular_grid(agents, n_seeds, iters, workers=w, progress=progress,
+                                 checkpoint=checkpoint)
+    return draw_fig1(out, results, agents, n_seeds, iters, quick)
+
+
+def draw_fig1(out, results, agents, n_seeds, iters, quick=False, png_only=False):
+    """Figure 1 from the grid's ``results`` (the selections are made here)."""
+    best_k = {n: best_inner_steps(results, n) for n in agents}
+    best_lam = {}
+    for n in agents:
+        for algo in ("pg", "npg"):
+            best_lam[n, algo] = best_lambda(results, n, algo)
+        best_lam[n, "npg-br"] = best_lambda(results, n, "npg-br", best_k[n])
     curves = {}
     for n in agents:
         K = best_k[n]
@@ -589,21 +615,29 @@ def make_fig1(out, *, seeds=None, quick=False, progress=True, workers=None,
              f"(None: every lambda diverged in some seed, no dashed curve)\n"
              f"Final values of the plotted curves:\n{_final_table(results, selected)}\n"
              f"All runs of the grid:\n{_final_table(results, sorted(results, key=str))}\n")
+    caption = SETTINGS_NOTE + _missing_note(best_lam, {"pg": "PG", "npg": "NPG",
+                                                       "npg-br": "NPG-BR"})
     return _write_outputs(out, "mpg-fig1",
                           _title("002 Fig. 1: tabular softmax (mean +- s.e.)", n_seeds, quick),
-                          SETTINGS_NOTE, notes, agents, results, curves)
+                          caption, notes, agents, results, curves, png_only)
 
 
 @figure("mpg-fig4", paper="002 Figure 4",
         description="POA and Nash-gap of tabular softmax PG for every log-barrier lambda")
 def make_fig4(out, *, seeds=None, quick=False, progress=True, workers=None,
               checkpoint=None) -> list[Path]:
+    """Run Figure 4's runs and write its PNG, CSV and notes."""
     agents, iters, n_seeds, w = _settings(quick, seeds, SEEDS_TABULAR, workers)
     jobs = [Job(n, seed, "pg", lam, 0, iters) for n in agents for seed in range(n_seeds)
             for lam in (0.0,) + LAMBDAS]
     announce("mpg-fig4", jobs, w, progress, checkpoint)
     results = run_jobs(jobs, workers=w, progress=progress, desc="mpg-fig4",
                        checkpoint=checkpoint)
+    return draw_fig4(out, results, agents, n_seeds, iters, quick)
+
+
+def draw_fig4(out, results, agents, n_seeds, iters, quick=False, png_only=False):
+    """Figure 4 from its ``results``."""
     cmap = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown"]
     curves = {n: [Curve((n, "pg", lam, 0), "PG" if lam == 0 else f"lambda={lam:g}",
                         cmap[k], lam != 0, base=None if lam == 0 else (n, "pg", 0.0, 0))
@@ -615,19 +649,25 @@ def make_fig4(out, *, seeds=None, quick=False, progress=True, workers=None,
     return _write_outputs(out, "mpg-fig4",
                           _title("002 Fig. 4: softmax PG with log barrier lambda", n_seeds,
                                  quick),
-                          SETTINGS_NOTE, notes, agents, results, curves)
+                          SETTINGS_NOTE, notes, agents, results, curves, png_only)
 
 
 @figure("mpg-k-grid", paper="002 Section 5.1 / App. H.1",
         description="POA and Nash-gap of NPG-BR for every K in {1, 5, 10, 20, 50}")
 def make_k_grid(out, *, seeds=None, quick=False, progress=True, workers=None,
                 checkpoint=None) -> list[Path]:
+    """Run the NPG-BR K grid and write its PNG, CSV and notes."""
     agents, iters, n_seeds, w = _settings(quick, seeds, SEEDS_TABULAR, workers)
     jobs = [Job(n, seed, "npg-br", 0.0, K, iters) for n in agents for seed in range(n_seeds)
             for K in KS]
     announce("mpg-k-grid", jobs, w, progress, checkpoint)
     results = run_jobs(jobs, workers=w, progress=progress, desc="mpg-k-grid",
                        checkpoint=checkpoint)
+    return draw_k_grid(out, results, agents, n_seeds, iters, quick)
+
+
+def draw_k_grid(out, results, agents, n_seeds, iters, quick=False, png_only=False):
+    """The K grid figure from its ``results``."""
     cmap = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple"]
     best_k = {n: best_inner_steps(results, n) for n in agents}
     curves = {n: [Curve((n, "npg-br", 0.0, K), f"K={K}" + (" (best)" if K == best_k[n] else ""),
@@ -638,7 +678,8 @@ def make_k_grid(out, *, seeds=None, quick=False, progress=True, workers=None,
              f"K=5 for N=3, 5.\n{_final_table(results, configs)}\n")
     return _write_outputs(out, "mpg-k-grid",
                           _title(f"002 NPG-BR K grid (inner step {NPG_BR_LR}); best K "
-                                 f"{best_k}", n_seeds, quick), SETTINGS_NOTE, notes, agents, results, curves)
+                                 f"{best_k}", n_seeds, quick), SETTINGS_NOTE, notes, agents,
+                          results, curves, png_only)
 
 
 @figure("mpg-fig2", paper="002 Figure 2",
@@ -646,6 +687,7 @@ def make_k_grid(out, *, seeds=None, quick=False, progress=True, workers=None,
                     "lambda) against tabular softmax PG and NPG")
 def make_fig2(out, *, seeds=None, quick=False, progress=True, workers=None,
               checkpoint=None) -> list[Path]:
+    """Run Figure 2's runs and write its PNG, CSV and notes."""
     agents, iters, n_seeds, w = _settings(quick, seeds, SEEDS_NN, workers)
     jobs = [Job(n, seed, algo, lam, 0, iters) for n in agents for seed in range(n_seeds)
             for algo in ("nn-pg", "nn-adam") for lam in (0.0,) + LAMBDAS]
@@ -654,6 +696,11 @@ def make_fig2(out, *, seeds=None, quick=False, progress=True, workers=None,
     announce("mpg-fig2", jobs, w, progress, checkpoint)
     results = run_jobs(jobs, workers=w, progress=progress, desc="mpg-fig2",
                        checkpoint=checkpoint)
+    return draw_fig2(out, results, agents, n_seeds, iters, quick)
+
+
+def draw_fig2(out, results, agents, n_seeds, iters, quick=False, png_only=False):
+    """Figure 2 from its ``results`` (the lambda selection is made here)."""
     best_lam = {(n, a): best_lambda(results, n, a) for n in agents
                 for a in ("nn-pg", "nn-adam")}
     curves = {}
@@ -668,8 +715,44 @@ def make_fig2(out, *, seeds=None, quick=False, progress=True, workers=None,
              f"The paper (Sec. 5.2): NN-PG beats Softmax-PG in speed and POA and Softmax-NPG "
              f"early on, Softmax-NPG ends highest; the barrier helps NN markedly (N=5); "
              f"NN-PG best for small N, regularized NN-Adam for large N but still below "
-             f"Softmax-NPG at N=5.\nBest lambda per (N, optimizer): {best_lam}\n{_final_table(results, configs)}\n"
+             f"Softmax-NPG at N=5.\nBest lambda per (N, optimizer): {best_lam}\n"
+             f"{_final_table(results, configs)}\n"
              f"All runs:\n{_final_table(results, sorted(results, key=str))}\n")
+    caption = SETTINGS_NOTE + _missing_note(best_lam, {"nn-pg": "NN-PG",
+                                                       "nn-adam": "NN-Adam"})
     return _write_outputs(out, "mpg-fig2",
                           _title("002 Fig. 2: NN parameterization (ReLU, PyTorch init)",
-                                 n_seeds, quick), SETTINGS_NOTE, notes, agents, results, curves)
+                                 n_seeds, quick), caption, notes, agents, results,
+                          curves, png_only)
+
+
+_DRAW = {"mpg-fig1": draw_fig1, "mpg-fig4": draw_fig4, "mpg-k-grid": draw_k_grid,
+         "mpg-fig2": draw_fig2}
+
+
+def redraw(fig_id: str, out="figures") -> Path:
+    """Redraw ``<out>/<fig_id>.png`` from its CSV, without running anything (seconds, not
+    minutes): after a change to the plotting only. The CSV keeps each curve's mean and
+    standard error, which is all the plot and the selections use; returns the PNG path.
+    """
+    if fig_id not in _DRAW:
+        raise ValueError(f"fig_id must be one of {sorted(_DRAW)}, got {fig_id!r}")
+    out = Path(out)
+    with open(out / f"{fig_id}.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    if not rows:
+        raise ValueError(f"{out / f'{fig_id}.csv'} has no rows")
+    curves: dict = {}
+    for r in rows:
+        config = (int(r["n_agents"]), r["algorithm"], float(r["lambda"]), int(r["K"]))
+        for metric in METRICS:
+            m, se = float(r[f"{metric}_mean"]), float(r[f"{metric}_se"])
+            curves.setdefault(config, {}).setdefault(metric, []).append((m, se))
+    # two pseudo-seeds m -+ se have mean m and standard error se (ddof = 1)
+    results = {c: {k: np.array([[m - s for m, s in v], [m + s for m, s in v]])
+                   for k, v in per.items()} for c, per in curves.items()}
+    agents = tuple(sorted({c[0] for c in results}))
+    n_seeds = int(rows[0]["seeds"])
+    iters = max(int(r["iteration"]) for r in rows)
+    quick = (agents, iters) == (tuple(QUICK["agents"]), QUICK["iters"])
+    return _DRAW[fig_id](out, results, agents, n_seeds, iters, quick, png_only=True)[0]

@@ -830,6 +830,18 @@ _NOTES = {
                                  "D_H^2, and TV <= D_H^2 fails for close p, q.",
     "fdiv/lemma-3": "the paper prints sum = 0 for lambda_s (a typo); checked with sum = 1.",
 }
+#: The status the checker is expected to report for each claim (pinned by the tests;
+#: ``tests/test_claims_md.py`` fails when CLAIMS.md disagrees).
+_EXPECTED = {
+    "fdiv/cor-1": "verified", "fdiv/cor-2": "verified", "fdiv/critic": "verified",
+    "fdiv/lemma-1": "verified", "fdiv/lemma-1-boundary": "refuted",
+    "fdiv/lemma-2": "verified", "fdiv/lemma-3": "verified", "fdiv/prop-1": "verified",
+    "fdiv/prop-1-tv": "refuted", "fdiv/prop-2": "refuted",
+    "fdiv/prop-2-averaged": "verified", "fdiv/prop-3": "verified", "fdiv/thm-1": "refuted",
+    "fdiv/thm-1-monotone": "verified", "fdiv/tv-le-hellinger": "verified",
+    "fdiv/tv-le-hellinger-fdiv": "refuted", "fdiv/tv2-le-kl": "verified",
+}
+
 _EXAMPLES = {"fdiv/lemma-1": 40, "fdiv/lemma-1-boundary": 60, "fdiv/cor-1": 60,
              "fdiv/cor-2": 40, "fdiv/lemma-3": 60}
 
@@ -842,4 +854,5 @@ if claim is not None:
                          f"{OPT_TOL:g} (objectives vs scipy), VALUE_TOL={VALUE_TOL:g} x "
                          f"max(1, M) (values), PROB_EQ_TOL={PROB_EQ_TOL:g}, FD_TOL="
                          f"{FD_TOL:g} (finite differences); Prop. 1/3 are strict"),
-              max_examples=_EXAMPLES.get(_cid), notes=_NOTES.get(_cid, ""))(_check)
+              max_examples=_EXAMPLES.get(_cid), notes=_NOTES.get(_cid, ""),
+              expected=_EXPECTED[_cid])(_check)

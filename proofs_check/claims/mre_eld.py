@@ -453,7 +453,7 @@ def _x_scale(inst) -> float:
     return _scale(*(np.asarray(inst[k], float) for k in ("x", "y", "e", "e2") if k in inst))
 
 
-@claim("mre/prop-1", strategy=allocations, paper=PAPER_001, section="Prop. 1",
+@claim("mre/prop-1", expected="verified", strategy=allocations, paper=PAPER_001, section="Prop. 1",
        assumptions=("x >= 0", "tau >= 0", "excess of eq. (2) or of Prop. 4"),
        atol=LP_TOL, tolerance=f"LP optimum (HiGHS, feasibility 1e-7); {_SCALE_NOTE}",
        notes="Transport cost: one per unit moved between two identities (identities "
@@ -464,7 +464,8 @@ def prop_1(instance) -> Verdict:
     return _verdict(check_prop_1(instance), LP_TOL, _x_scale(instance))
 
 
-@claim("mre/repair-cost", strategy=lambda: allocations(min_agents=2), paper=PAPER_001,
+@claim("mre/repair-cost", expected="refuted",
+       strategy=lambda: allocations(min_agents=2), paper=PAPER_001,
        section="Abstract and Sec. 1", assumptions=("x >= 0", "tau >= 0"), atol=LP_TOL,
        tolerance=f"LP optimum (HiGHS); {_SCALE_NOTE}",
        notes="Refuted: x = (0, 2), tau = 0.5 has H = 0 while 0.5 must move to bring both "
@@ -475,7 +476,7 @@ def repair_cost(instance) -> Verdict:
     return _verdict(check_repair_cost(instance), LP_TOL, _x_scale(instance))
 
 
-@claim("mre/prop-2", strategy=excess_pairs, paper=PAPER_001, section="Prop. 2",
+@claim("mre/prop-2", expected="verified", strategy=excess_pairs, paper=PAPER_001, section="Prop. 2",
        assumptions=("e in R^N",), atol=ATOL, tolerance=f"rounding; {_SCALE_NOTE} (of e)")
 def prop_2(instance) -> Verdict:
     """H(e) = 1/2 sum_i |e_i - e_bar| is convex and piecewise linear on R^N, and
@@ -489,7 +490,8 @@ _PROP_3_NOTE = ("Refuted: x = (0, 2, 3) -> (0.25, 1.75, 3) (a Pigou-Dalton trans
                 "Schur-convexity of H in e does not carry over to x.")
 
 
-@claim("mre/prop-3", strategy=majorized_pairs, paper=PAPER_001, section="Prop. 3",
+@claim("mre/prop-3", expected="refuted",
+       strategy=majorized_pairs, paper=PAPER_001, section="Prop. 3",
        assumptions=("x >= 0", "x' = D x, D doubly stochastic", "relative excess (eq. 2)"),
        atol=ATOL, tolerance=f"rounding; strict decrease must exceed {STRICT_TOL} x scale; "
                             f"{_SCALE_NOTE}", notes=_PROP_3_NOTE)
@@ -499,7 +501,8 @@ def prop_3(instance) -> Verdict:
     return _verdict(check_prop_3(instance), ATOL, _x_scale(instance))
 
 
-@claim("mre/prop-3/schur", strategy=majorized_pairs, paper=PAPER_001, section="Prop. 3",
+@claim("mre/prop-3/schur", expected="refuted",
+       strategy=majorized_pairs, paper=PAPER_001, section="Prop. 3",
        assumptions=("x >= 0", "x' = D x, D doubly stochastic", "relative excess (eq. 2)"),
        atol=ATOL, tolerance=f"rounding; {_SCALE_NOTE}", notes=_PROP_3_NOTE)
 def prop_3_schur(instance) -> Verdict:
@@ -507,7 +510,7 @@ def prop_3_schur(instance) -> Verdict:
     return _verdict(check_prop_3_schur(instance), ATOL, _x_scale(instance))
 
 
-@claim("mre/prop-3/strict-pd", strategy=majorized_pairs, paper=PAPER_001,
+@claim("mre/prop-3/strict-pd", expected="refuted", strategy=majorized_pairs, paper=PAPER_001,
        section="Prop. 3", assumptions=("x >= 0", "rank-preserving Pigou-Dalton transfer",
                                        "relative excess (eq. 2)"),
        atol=ATOL, tolerance=f"a strict decrease must exceed {STRICT_TOL} x scale; "
@@ -526,7 +529,8 @@ _PROP_4_NOTE = ("Refuted (H convex in x): relative, H((0,0,1)) = H((0,1,1)) = 2/
                 "a monotone outer function; H is not monotone in e.")
 
 
-@claim("mre/prop-4", strategy=convex_triples, paper=PAPER_001, section="Prop. 4",
+@claim("mre/prop-4", expected="refuted",
+       strategy=convex_triples, paper=PAPER_001, section="Prop. 4",
        assumptions=("x, y >= 0", "excess of Prop. 4 or of eq. (2)"), atol=ATOL,
        tolerance=f"rounding; {_SCALE_NOTE}", notes=_PROP_4_NOTE)
 def prop_4(instance) -> Verdict:
@@ -535,7 +539,7 @@ def prop_4(instance) -> Verdict:
     return _verdict(check_prop_4(instance), ATOL, _x_scale(instance))
 
 
-@claim("mre/prop-4/excess-convex", strategy=convex_triples, paper=PAPER_001,
+@claim("mre/prop-4/excess-convex", expected="verified", strategy=convex_triples, paper=PAPER_001,
        section="Prop. 4", assumptions=("x, y >= 0",), atol=ATOL,
        tolerance=f"rounding; {_SCALE_NOTE}")
 def prop_4_excess_convex(instance) -> Verdict:
@@ -543,7 +547,7 @@ def prop_4_excess_convex(instance) -> Verdict:
     return _verdict(check_prop_4_excess_convex(instance), ATOL, _x_scale(instance))
 
 
-@claim("mre/prop-4/mre-convex-in-x", strategy=convex_triples, paper=PAPER_001,
+@claim("mre/prop-4/mre-convex-in-x", expected="refuted", strategy=convex_triples, paper=PAPER_001,
        section="Prop. 4", assumptions=("x, y >= 0",), atol=ATOL,
        tolerance=f"rounding; {_SCALE_NOTE}", notes=_PROP_4_NOTE)
 def prop_4_mre_convex(instance) -> Verdict:
@@ -551,7 +555,7 @@ def prop_4_mre_convex(instance) -> Verdict:
     return _verdict(check_prop_4_mre_convex(instance), ATOL, _x_scale(instance))
 
 
-@claim("mre/prop-4/excess-transfer", strategy=convex_triples, paper=PAPER_001,
+@claim("mre/prop-4/excess-transfer", expected="verified", strategy=convex_triples, paper=PAPER_001,
        section="Prop. 4", assumptions=("E > 0 (else vacuous)", "transfer of at most "
                                        "e_i - e_j from i to j"),
        atol=ATOL, tolerance="rounding, times N",
@@ -563,7 +567,7 @@ def prop_4_excess_transfer(instance) -> Verdict:
     return _verdict(check_prop_4_excess_transfer(instance), ATOL, len(instance["x"]))
 
 
-@claim("mre/lemma-4.1", strategy=lambda: allocations().filter(
+@claim("mre/lemma-4.1", expected="verified", strategy=lambda: allocations().filter(
            lambda d: _excess(d["x"], d["tau"], d["excess"]).sum() > 0),
        paper=PAPER_001, section="Lemma 4.1", assumptions=("E > 0",), atol=ATOL,
        tolerance=f"rounding; {_SCALE_NOTE}")
@@ -572,14 +576,15 @@ def lemma_4_1(instance) -> Verdict:
     return _verdict(check_lemma_4_1(instance), ATOL, _x_scale(instance))
 
 
-@claim("mre/ranges", strategy=allocations, paper=PAPER_001, section="eqs. (5)-(6)",
+@claim("mre/ranges", expected="verified",
+       strategy=allocations, paper=PAPER_001, section="eqs. (5)-(6)",
        assumptions=("x >= 0",), atol=ATOL, tolerance="rounding (TV distances are O(1))")
 def ranges(instance) -> Verdict:
     """H_inc and H_mag lie in [0, 1 - 1/N] (the text prints [0, 1 - u])."""
     return _verdict(check_ranges(instance), ATOL, 1.0)
 
 
-@claim("alpha_fair/limits", strategy=welfare_pairs, paper=PAPER_000,
+@claim("alpha_fair/limits", expected="verified", strategy=welfare_pairs, paper=PAPER_000,
        section="Sec. 2.4 and 3.1", assumptions=("x, y > 0", "min y / min x outside "
                                                 "[1/1.05, 1.05]"),
        atol=ATOL, rtol=RTOL,
