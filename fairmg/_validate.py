@@ -12,7 +12,7 @@ import numpy as np
 
 from . import kernels
 
-__all__ = ["STOCHASTIC_TOL", "MEMORY_LIMIT_BYTES", "check_scalar", "check_int", "check_gamma",
+__all__ = ["STOCHASTIC_TOL", "MEMORY_LIMIT_BYTES", "MAX_GAMMA", "MAX_MAGNITUDE", "check_scalar", "check_int", "check_gamma",
            "check_probability", "check_bool", "check_choice", "as_float_array",
            "as_action_sizes", "as_index_array", "check_distributions", "check_memory",
            "as_rng", "check_finite_result", "check_game", "TooLargeError", "NonFiniteError"]
@@ -21,6 +21,8 @@ __all__ = ["STOCHASTIC_TOL", "MEMORY_LIMIT_BYTES", "check_scalar", "check_int", 
 STOCHASTIC_TOL = 1e-9
 #: Largest array (bytes) the exact engine allocates before refusing with a clear error.
 MEMORY_LIMIT_BYTES = 4 * 2**30
+#: The largest discount factor accepted (see :func:`check_gamma`).
+MAX_GAMMA = 1.0 - 1e-6
 #: Magnitudes above this are refused: sums over a few thousand terms and 1 / (1 - gamma)
 #: factors must stay finite in float64.
 MAX_MAGNITUDE = 1e150
@@ -82,10 +84,19 @@ def check_bool(value, name: str) -> bool:
 
 
 def check_gamma(gamma, name: str = "gamma") -> float:
-    """A discount factor in [0, 1)."""
+    """A discount factor in [0, :data:`MAX_GAMMA`].
+
+    Closer to 1, :math:`I - \gamma P_\pi` has condition number up to
+    :math:`(1+\gamma)/(1-\gamma)`: at ``1 - 1e-7`` float64 solves lose so many digits
+    that a best response can come out worse than the policy it answers, and at
+    ``1 - 2**-53`` the visitation is off by half; such values are refused.
+    """
     g = check_scalar(gamma, name)
-    if not g < 1.0:
-        raise ValueError(f"{name} is {gamma!r}, expected 0 <= {name} < 1")
+    if not g <= MAX_GAMMA:
+        why = ("" if g >= 1.0 else f" (closer to 1, policy evaluation in float64 loses "
+               f"too many digits: I - gamma P has condition number ~ 2 / (1 - gamma))")
+        raise ValueError(f"{name} is {gamma!r}, expected 0 <= {name} <= {MAX_GAMMA!r} < 1"
+                         f"{why}")
     return g
 
 

@@ -33,9 +33,10 @@ The utility (000, Sec. 2.4)
 ---------------------------
 The printed :math:`U_\alpha(x) = x^{1-\alpha}/(1-\alpha)` is discontinuous at
 :math:`\alpha = 1` (it tends to :math:`\pm\infty`, not to :math:`\ln x`). We use
-:math:`U_\alpha(x) = (x^{1-\alpha} - 1)/(1-\alpha)` (:func:`alpha_fair_utility`), which
-differs from the printed one by the constant :math:`-1/(1-\alpha)` per agent: every
-difference :math:`J(\pi') - J(\pi)`, derivative, advantage, bound and algorithm of the paper is
+:math:`U_\alpha(x) = (x^{1-\alpha} - 1)/(1-\alpha)`
+(``fairmg.fairness.alpha_fair_utility(x, alpha, centered=True)``), which differs from the
+printed one by the constant :math:`-1/(1-\alpha)` per agent: every difference
+:math:`J(\pi') - J(\pi)`, derivative, advantage, bound and algorithm of the paper is
 unchanged, and :math:`U_\alpha` is continuous in :math:`\alpha` on :math:`[0, \infty)`, with
 :math:`U_1 = \ln` and :math:`U_0(x) = x - 1`. At :math:`\alpha = \infty` no value limit
 exists (:math:`U_\alpha(x) \to 0` for x > 1, :math:`-\infty` for x < 1); the paper's
@@ -48,9 +49,8 @@ import numpy as np
 
 from ._validate import check_game, check_int, check_scalar
 from .evaluate import evaluate
-from .policy import ProductPolicy
 
-__all__ = ["alpha_fair_utility", "fair_objective", "fair_weights", "contextual_visitation",
+__all__ = ["fair_objective", "fair_weights", "contextual_visitation",
            "fair_visitation", "fair_advantage", "multi_agent_fair_advantage", "surrogate",
            "sequential_surrogate", "sequential_table", "penalty_constant", "kl_max",
            "max_abs_advantage", "trust_region_argmax", "TrustRegionSolution"]
@@ -90,36 +90,16 @@ def _shifted(game, values, nu) -> np.ndarray:
 
 
 # ------------------------------------------------------------------ utility and objective
-def alpha_fair_utility(x, alpha) -> np.ndarray:
-    r"""The alpha-fair utility of 000, Sec. 2.4, normalized to be continuous in alpha.
-
-    .. math:: U_\alpha(x) = \frac{x^{1-\alpha} - 1}{1 - \alpha} \ (\alpha \ne 1), \qquad
-              U_1(x) = \ln x,
-
-    the printed :math:`x^{1-\alpha}/(1-\alpha)` minus the constant :math:`1/(1-\alpha)`
-    (same differences and derivative :math:`U_\alpha'(x) = x^{-\alpha}`). ``alpha`` in
-    :math:`[0, \infty)`; ``x > 0``. Near :math:`\alpha = 1` it is evaluated as
-    :math:`\mathrm{expm1}((1-\alpha)\ln x)/(1-\alpha)`, accurate and continuous.
-    """
-    a = _alpha(alpha, allow_inf=False)
-    x = np.asarray(x, dtype=np.float64)
-    if np.any(~(x > 0)):
-        raise ValueError(f"x must be > 0, got min {np.min(x)!r}")
-    lx = np.log(x)
-    if a == 1.0:
-        return lx
-    b = 1.0 - a
-    return np.expm1(b * lx) / b
-
-
 def fair_objective(game, policy, alpha, nu, *, form: str = "utility",
                    per_initial: bool = False, evaluation=None):
     r"""The fair global objective J of 000, Sec. 3.1, per initial state.
 
     .. math:: J(\pi) = E_{s_0\sim\mu}\Big[\sum_{i=1}^n U_\alpha(\nu + V_i^\pi(s_0))\Big]
 
-    with :func:`alpha_fair_utility` (``form="utility"``, the paper's J up to the constant
-    :math:`-n/(1-\alpha)`). ``alpha`` in :math:`[0, \infty]`:
+    with :math:`U_\alpha(x) = (x^{1-\alpha} - 1)/(1-\alpha)`, :math:`U_1 = \ln`
+    (:func:`fairmg.fairness.alpha_fair_utility`, ``centered=True``; ``form="utility"``,
+    the paper's J up to the constant :math:`-n/(1-\alpha)`, continuous in alpha).
+    ``alpha`` in :math:`[0, \infty]`:
 
     * ``alpha = 0``: :math:`E_\mu[\sum_i (\nu + V_i(s_0))] - n` (utilitarian, affine in the
       welfare);
@@ -151,19 +131,13 @@ def fair_objective(game, policy, alpha, nu, *, form: str = "utility",
     n = x.shape[0]
     if form not in ("utility", "mean"):
         raise ValueError(f"form must be 'utility' or 'mean', got {form!r}")
+    from .fairness import alpha_fair_utility, equally_distributed_equivalent
     if np.isinf(a):
         per = n * x.min(axis=0)
     elif form == "utility":
-        per = alpha_fair_utility(x, a).sum(axis=0)
+        per = alpha_fair_utility(x, a, centered=True).sum(axis=0)
     else:
-        p = 1.0 - a
-        lx = np.log(x)
-        if p == 0.0:
-            per = n * np.exp(lx.mean(axis=0))
-        else:                                               # stable log-mean-exp
-            z = p * lx
-            top = z.max(axis=0)
-            per = n * np.exp((top + np.log(np.exp(z - top).mean(axis=0))) / p)
+        per = n * np.atleast_1d(equally_distributed_equivalent(x.T, a))
     if per_initial:
         return per
     return float(per @ game.initial)
@@ -421,8 +395,11 @@ def trust_region_argmax(W, p, C, *, tol: float = 1e-10, max_iter: int = 200
     conditions give :math:`q_a = \lambda_s p_a/(\mu_s - W_{s,a})` on the support of
     :math:`p_s` (mass off the support goes to its best action), with
     :math:`\sum_s\lambda_s = C` and equal KL t on the states with :math:`\lambda_s > 0`.
-    Nested bisections in t and in each state's multiplier (closed form inside); the result
-    is certified by the Lagrangian dual bound
+    An outer safeguarded regula falsi on :math:`\log t` (until :math:`\sum_s\lambda_s =
+    C`) over an inner safeguarded Newton per state on the multiplier's parameter (q, KL and
+    its derivative in closed form); rows whose support is flat are decided exactly (stay
+    iff :math:`\sum_s \lambda_{\min}(s) \le C`). The result is certified by the
+    Lagrangian dual bound
     :math:`\sum_s\max_q[\langle q - p_s, W_s\rangle - \lambda_s D_{KL}] +
     (\sum\lambda_s - C)^+ B/C` (with :math:`B \ge C t^*`), ``gap`` = dual - primal.
 
@@ -432,8 +409,16 @@ def trust_region_argmax(W, p, C, *, tol: float = 1e-10, max_iter: int = 200
     p : ndarray (S, n)
         Old policy rows (distributions).
     C : float >= 0
+        0 gives the greedy policy (ties split evenly); values below ``1e-200 max|W|`` are
+        raised to it.
     tol : float
-        Bisection stops when ``gap <= tol * (1 + |value| + scale)``.
+        Stops when the certified ``gap <= tol * (1 + |value| + max|W|)``; ``converged``
+        says whether it was reached.
+
+    Returns
+    -------
+    TrustRegionSolution
+        ``(q, value)`` with ``value = F(q) >= 0`` (``q = p`` gives 0), ``gap``, ``kl``.
     """
     W = np.asarray(W, dtype=np.float64)
     p = np.asarray(p, dtype=np.float64)
@@ -443,15 +428,28 @@ def trust_region_argmax(W, p, C, *, tol: float = 1e-10, max_iter: int = 200
     best = W.max(axis=1)
     B = float(np.sum(best - base))                           # max of the linear part
     scale = float(np.abs(W).max()) if W.size else 0.0
-    if C <= 0 or B <= 1e-300 or scale == 0:
-        if C > 0 or B <= 1e-300:
-            return TrustRegionSolution(p.copy(), 0.0, 0.0, 0.0, 0, True)
-        raise ValueError("C = 0 with a non-constant surrogate: the argmax is a greedy "
-                         "policy with D_KL = inf")
-    lo_k = np.log(scale * 1e-30 + 1e-300)
+    if B <= 1e-300 or scale == 0:
+        return TrustRegionSolution(p.copy(), 0.0, 0.0, 0.0, 0, True)
+    if C <= 0:            # no penalty (0 * inf = 0): the greedy policy, ties split evenly
+        top = W >= best[:, None]
+        q = top / top.sum(axis=1, keepdims=True)
+        q = np.where((best - base <= 0)[:, None], p, q)
+        with np.errstate(all="ignore"):
+            kl = float(np.where(p > 0, p * (np.log(p) - np.log(q)), 0.0).sum(axis=1).max())
+        return TrustRegionSolution(q, B, 0.0, kl, 0, True)
+    # a penalty below 1e-200 max|W| (subnormal gammas or alphas) is raised to it: a more
+    # conservative step, for which Lemma 3.3's bound (hence monotone J) still holds
+    C = max(C, 1e-200 * scale)
+    lo_k = np.log(max(min(scale, C) * 1e-30, 1e-300))
+    parts = _state_parts(W, p, supp)
+    flat_rows = np.all(~supp | (parts[1] <= 0), axis=1)      # W constant on each support
+    if flat_rows.all() and parts[4].sum() <= C:
+        # every row: KL(p||q) grows linearly in the mass moved off the support, at a rate
+        # lam_min(s) = (best off-support W) - W_support; lambda_s = lam_min(s) (sum <= C)
+        # makes every per-state dual term exactly 0 = F(p): staying is optimal, certified.
+        return TrustRegionSolution(p.copy(), 0.0, 0.0, 0.0, 0, True)
     hi_k = np.log(scale * 1e30 + C * 1e30)
 
-    parts = _state_parts(W, p, supp)
     kl_floor = _state_solution(np.full(W.shape[0], np.exp(lo_k)), W, p, supp, parts,
                                want_q=False)[2]
 
@@ -489,9 +487,9 @@ def trust_region_argmax(W, p, C, *, tol: float = 1e-10, max_iter: int = 200
     # bracket log t: sum(lam(t)) is decreasing in t
     t_hi = B / C                                             # C t* <= B
     t_lo = t_hi
-    for _ in range(200):
+    for _ in range(150):
         t_lo *= 1e-2
-        if evaluate_t(t_lo)[1].sum() >= C:
+        if t_lo < 1e-280 or evaluate_t(t_lo)[1].sum() >= C:
             break
     lo, hi = np.log(t_lo), np.log(max(t_hi, t_lo))
 
@@ -499,37 +497,38 @@ def trust_region_argmax(W, p, C, *, tol: float = 1e-10, max_iter: int = 200
         q, lam, kl = evaluate_t(np.exp(u))
         return np.log(max(lam.sum(), 1e-300)) - np.log(C), (q, lam, kl)
 
-    f_lo, sol_lo = phi(lo)
-    f_hi, sol_hi = phi(hi)
-    best_sol, it, dual = None, 0, np.inf
-    side = 0
-    for it in range(1, max_iter + 1):
-        for sol in (sol_lo, sol_hi):
-            primal, d = certify(*sol)
-            dual = min(dual, d)
-            if best_sol is None or primal > best_sol[1]:
-                best_sol = (sol[0], primal, sol[2])
-        if dual - best_sol[1] <= tol * (1.0 + abs(best_sol[1]) + scale) or hi - lo < 1e-15:
-            break
-        if f_lo > 0 > f_hi and np.isfinite(f_lo) and np.isfinite(f_hi):   # regula falsi
-            mid = hi - f_hi * (hi - lo) / (f_hi - f_lo)
-            if not lo < mid < hi:
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        f_lo, sol_lo = phi(lo)
+        f_hi, sol_hi = phi(hi)
+        best_sol, it, dual = None, 0, np.inf
+        side = 0
+        for it in range(1, max_iter + 1):
+            for sol in (sol_lo, sol_hi):
+                primal, d = certify(*sol)
+                dual = min(dual, d)
+                if best_sol is None or primal > best_sol[1]:
+                    best_sol = (sol[0], primal, sol[2])
+            if dual - best_sol[1] <= tol * (1.0 + abs(best_sol[1]) + scale) or hi - lo < 1e-15:
+                break
+            if f_lo > 0 > f_hi and np.isfinite(f_lo) and np.isfinite(f_hi):   # regula falsi
+                mid = hi - f_hi * (hi - lo) / (f_hi - f_lo)
+                if not lo < mid < hi:
+                    mid = 0.5 * (lo + hi)
+            else:
                 mid = 0.5 * (lo + hi)
-        else:
-            mid = 0.5 * (lo + hi)
-        if it % 4 == 0:
-            mid = 0.5 * (lo + hi)
-        f_mid, sol_mid = phi(mid)
-        if f_mid > 0:
-            lo, f_lo, sol_lo = mid, f_mid, sol_mid
-            if side == -1:
-                f_hi *= 0.5
-            side = -1
-        else:
-            hi, f_hi, sol_hi = mid, f_mid, sol_mid
-            if side == 1:
-                f_lo *= 0.5
-            side = 1
+            if it % 4 == 0:
+                mid = 0.5 * (lo + hi)
+            f_mid, sol_mid = phi(mid)
+            if f_mid > 0:
+                lo, f_lo, sol_lo = mid, f_mid, sol_mid
+                if side == -1:
+                    f_hi *= 0.5
+                side = -1
+            else:
+                hi, f_hi, sol_hi = mid, f_mid, sol_mid
+                if side == 1:
+                    f_lo *= 0.5
+                side = 1
     q, primal, kl = best_sol
     gap = max(dual - primal, 0.0)
     ok = gap <= tol * (1.0 + abs(primal) + scale) or primal >= 0 and gap <= 1e-8 * (

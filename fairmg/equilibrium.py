@@ -147,6 +147,12 @@ def solve_mdp(P: np.ndarray, r: np.ndarray, gamma: float, *, init=None,
     P, r, gamma = _check_mdp(P, r, gamma)
     max_iter = check_int(max_iter, "max_iter", low=1)
     tol = _check_tol(tol)
+    return _solve_mdp(P, r, gamma, init=init, max_iter=max_iter, tol=tol)
+
+
+def _solve_mdp(P, r, gamma, *, init=None, max_iter=MAX_PI_ITER, tol=IMPROVE_TOL):
+    """:func:`solve_mdp` on an MDP already checked (a game's own: its summed reward may
+    exceed the magnitude a user's reward is allowed)."""
     S, B, _ = P.shape
     flat = P.reshape(S * B, S)
     if init is None:
@@ -212,9 +218,19 @@ def _one_hot(actions, S, M):
     return row
 
 
-def _agent_policy_iteration(game, policy, agent: int, init, tol) -> MDPSolution:
-    """Policy iteration on ``agent``'s MDP, matrix-free through the game protocol."""
+#: Factored games with more states than this solve best responses by warm-started GMRES
+#: (each policy-iteration step is then a few O(S^2) products instead of an O(S^3) LU).
+KRYLOV_BR_STATES = 256
+
+
+def _agent_policy_iteration(game, policy, agent: int, init, tol, v0=None) -> MDPSolution:
+    """Policy iteration on ``agent``'s MDP, matrix-free through the game protocol.
+
+    ``v0`` (S,), e.g. the agent's value under ``policy``, warm-starts the first Krylov
+    solve; later ones start from the previous step's values.
+    """
     S, M = game.n_states, game.max_actions
+    krylov = S > KRYLOV_BR_STATES
     n = game.action_sizes[agent]
     r_i = game.reward_marginal(policy, (agent,))[agent]            # (S, A_i)
     rows = np.arange(S)
@@ -223,8 +239,10 @@ def _agent_policy_iteration(game, policy, agent: int, init, tol) -> MDPSolution:
         probs = np.array(policy.probs)
         probs[agent] = _one_hot(acts, S, M)
         mixed = ProductPolicy(game, probs, _checked=True)
-        x0 = None if v_prev is None else v_prev[None]
-        return game.policy_system(mixed).solve(r_i[rows, acts][None], x0=x0)[0]
+        start = v0 if v_prev is None else v_prev
+        x0 = None if start is None else np.asarray(start, dtype=np.float64)[None]
+        system = game.policy_system(mixed, matrix_free=True if krylov else None)
+        return system.solve(r_i[rows, acts][None], x0=x0)[0]
 
     def q_of(v):
         return r_i + game.gamma * game.continuation(v[None], policy, (agent,))[0]
@@ -237,7 +255,7 @@ def _agent_policy_iteration(game, policy, agent: int, init, tol) -> MDPSolution:
 def _agent_best(game, policy, agent, init, tol) -> MDPSolution:
     if game.is_dense:
         P_i, r_i = game.agent_mdp(policy, agent)
-        return solve_mdp(P_i, r_i, game.gamma, init=init, tol=tol)
+        return _solve_mdp(P_i, r_i, game.gamma, init=init, tol=tol)
     return _agent_policy_iteration(game, policy, agent, init, tol)
 
 
@@ -296,8 +314,9 @@ def best_response(game, policy: ProductPolicy, agent: int, *, init=None,
                         sol.residual)
 
 
-def _best_value(game, policy, agent, init) -> float:
-    """max over ``agent``'s policies of its V(mu), the others fixed."""
+def _best_value(game, policy, agent, init, v0=None) -> float:
+    """max over ``agent``'s policies of its V(mu), the others fixed (``v0``: a warm start
+    for matrix-free solves)."""
     if game.is_dense:
         # one compiled call: agent MDP + policy iteration, no ProductPolicy per agent
         value, iterations, converged = kernels.best_response_value(
@@ -305,7 +324,7 @@ def _best_value(game, policy, agent, init) -> float:
             game.max_actions, game.action_sizes[agent], game.gamma, game.initial, init,
             IMPROVE_TOL, MAX_PI_ITER)
     else:
-        sol = _agent_policy_iteration(game, policy, agent, init, IMPROVE_TOL)
+        sol = _agent_policy_iteration(game, policy, agent, init, IMPROVE_TOL, v0)
         value, iterations, converged = float(sol.values @ game.initial), sol.iterations, \
             sol.converged
     if not converged:
@@ -336,7 +355,7 @@ def nash_gap(game, policy: ProductPolicy, *, per_agent: bool = False,
     gaps = np.empty(game.n_agents)
     for i in range(game.n_agents):
         init = np.argmax(ev.local_q(i), axis=1).astype(np.int64)
-        gap = _best_value(game, policy, i, init) - current[i]
+        gap = _best_value(game, policy, i, init, ev.values[i]) - current[i]
         floor = GAP_TOL * max(1.0, abs(current[i]))
         if gap < -floor:
             raise RuntimeError(f"agent {i}'s best response is worse than its policy by "
@@ -395,7 +414,7 @@ def social_optimum(game) -> SocialOptimum:
         return cached
     if game.is_dense:
         P, r = game.joint_mdp()
-        sol = solve_mdp(P, r, game.gamma)
+        sol = _solve_mdp(P, r, game.gamma)
     else:
         sol = _joint_policy_iteration(game)
     if not sol.converged:

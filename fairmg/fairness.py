@@ -70,7 +70,7 @@ from scipy.special import xlogy
 __all__ = ["EquityReport", "equity_report", "mre", "band_excess", "mre_of_excess",
            "mre_subgradient", "gini", "cv", "jain", "theil", "atkinson",
            "alpha_fair_utility", "alpha_fair_welfare", "equally_distributed_equivalent",
-           "EXCESS_KINDS"]
+           "EXCESS_KINDS", "fair_objective"]
 
 #: Names accepted by ``excess=``: eq. (2) of 001 and the excess of its Proposition 4.
 EXCESS_KINDS = ("relative", "absolute")
@@ -599,3 +599,6 @@ def equally_distributed_equivalent(x, alpha: float):
     alpha = _alpha(alpha)
     x = _alpha_fair_domain(x, alpha)
     return _scalar_or_array(_power_mean(x, 1.0 - alpha))
+
+
+from .alpha_fair import fair_objective  # noqa: E402

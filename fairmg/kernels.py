@@ -97,22 +97,26 @@ def agent_mdp(P, r, probs, ja, agent, M):
     """The MDP of ``agent`` with the others fixed: P_i (S, M, S) and r_i (S, M).
 
     ``P_i[s, b, s'] = sum_{a: a_i = b} prod_{j != i} pi^j(a_j|s) P[s, a, s']``, and the
-    same weights for ``r_i``. Rows of actions the agent does not have stay 0.
+    same weights for ``r_i``. Rows of actions the agent does not have stay 0. (One pass
+    over P, a contiguous row update per joint action.)
     """
     S, A, _ = P.shape
     n = ja.shape[1]
     Pi = np.zeros((S, M, S))
     ri = np.zeros((S, M))
-    loo = np.empty(n)
     for s in range(S):
         for a in range(A):
-            _leave_one_out(probs, ja, s, a, loo)
-            w = loo[agent]
+            w = 1.0
+            for j in range(n):
+                if j != agent:
+                    w *= probs[j, s, ja[a, j]]
             if w != 0.0:
                 b = ja[a, agent]
                 ri[s, b] += w * r[s, a]
+                row = Pi[s, b]
+                src = P[s, a]
                 for t in range(S):
-                    Pi[s, b, t] += w * P[s, a, t]
+                    row[t] += w * src[t]
     return Pi, ri
 
 
@@ -167,40 +171,8 @@ def best_response_value(P, r, probs, ja, agent, M, n_actions, gamma, mu, init, t
     ``equilibrium.nash_gap`` needs each iteration of a dynamic, without Python overhead.
     """
     Pi, ri = agent_mdp(P, r, probs, ja, agent, M)
-    S = P.shape[0]
-    act = init.copy()
-    v = np.zeros(S)
-    for it in range(1, max_iter + 1):
-        lhs = np.eye(S)
-        rhs = np.empty(S)
-        for s in range(S):
-            rhs[s] = ri[s, act[s]]
-            for t in range(S):
-                lhs[s, t] -= gamma * Pi[s, act[s], t]
-        v = np.linalg.solve(lhs, rhs)
-        scale = 1.0
-        for s in range(S):
-            scale = max(scale, abs(v[s]))
-        changed = 0
-        for s in range(S):
-            best = 0
-            q_best = -np.inf
-            q_current = -np.inf
-            for b in range(n_actions):
-                q = ri[s, b]
-                for t in range(S):
-                    q += gamma * Pi[s, b, t] * v[t]
-                if b == act[s]:
-                    q_current = q
-                if q > q_best:
-                    q_best = q
-                    best = b
-            if q_best > q_current + tol * scale:
-                act[s] = best
-                changed += 1
-        if changed == 0:
-            return v @ mu, it, True
-    return v @ mu, max_iter, False
+    v, its, ok = _policy_iteration(Pi, ri, n_actions, gamma, init.copy(), tol, max_iter)
+    return v @ mu, its, ok
 
 
 # -- factored games: per-agent local transitions, never a joint tensor --------------------
@@ -217,7 +189,12 @@ def _contract_one(M, s, src, n_local, m_out, cur, nxt):
         pre = pre // mid
         m = m_out[j]
         inp = src if first else cur
-        if m == 1 and post == 1:           # the common case: a plain weighted sum
+        if m == 1 and post == 1 and mid == 2:   # binary local states: the hot case
+            w0 = M[j, s, 0, 0]
+            w1 = M[j, s, 0, 1]
+            for p in range(pre):
+                nxt[p] = w0 * inp[2 * p] + w1 * inp[2 * p + 1]
+        elif m == 1 and post == 1:         # a plain weighted sum
             for p in range(pre):
                 acc = 0.0
                 for x in range(mid):
@@ -321,8 +298,48 @@ def factored_dense(M, n_local):
 
 # -- batches of policies of one dense game, in lockstep -----------------------------------
 @njit(cache=True)
-def batch_evaluate(P, R, phi, probs, ja, gamma, mu):
-    r"""Exact evaluation of B product policies ``probs[b]`` of one dense game.
+def _policy_iteration(Pi, ri, n_actions, gamma, act, tol, max_iter):
+    """Howard PI on one agent MDP (S, M, S) from ``act`` (modified in place): ``(v, its, ok)``."""
+    S = Pi.shape[0]
+    for it in range(1, max_iter + 1):
+        lhs = np.empty((S, S))
+        rhs = np.empty(S)
+        for s in range(S):
+            rhs[s] = ri[s, act[s]]
+            row = Pi[s, act[s]]
+            for t in range(S):
+                lhs[s, t] = -gamma * row[t]
+            lhs[s, s] += 1.0
+        v = np.linalg.solve(lhs, rhs)
+        scale = 1.0
+        for s in range(S):
+            scale = max(scale, abs(v[s]))
+        changed = 0
+        for s in range(S):
+            best = 0
+            q_best = -np.inf
+            q_current = -np.inf
+            for b in range(n_actions):
+                q = ri[s, b]
+                row = Pi[s, b]
+                for t in range(S):
+                    q += gamma * row[t] * v[t]
+                if b == act[s]:
+                    q_current = q
+                if q > q_best:
+                    q_best = q
+                    best = b
+            if q_best > q_current + tol * scale:
+                act[s] = best
+                changed += 1
+        if changed == 0:
+            return v, it, True
+    return v, max_iter, False
+
+
+@njit(cache=True)
+def _evaluate_joint(P, R, phi, probs, ja, gamma, mu):
+    r"""Exact evaluation of B product policies through the joint tables (no best responses).
 
     For each b: the joint policy (:func:`joint_probs`), :math:`P_\pi`
     (:func:`policy_transition`), one solve of :math:`(I - \gamma P_\pi) X = [r^1_\pi, ...,
@@ -368,26 +385,96 @@ def batch_evaluate(P, R, phi, probs, ja, gamma, mu):
 
 
 @njit(cache=True)
-def batch_best_values(P, R, probs, ja, sizes, gamma, mu, local, tol, max_iter):
-    """max over agent i's policies of V^i(mu), others fixed, for every b and i: (B, N).
+def batch_evaluate(P, R, phi, probs, ja, sizes, gamma, mu, best, tol, max_iter):
+    r"""Exact evaluation of B product policies ``probs[b]`` of one dense game, and
+    optionally every agent's best-response value, in one compiled pass per policy.
 
-    :func:`best_response_value` warm-started at the greedy action of the local Q. Raises
-    if policy iteration hits ``max_iter``.
+    For each policy, every agent's MDP with the others fixed (:func:`agent_mdp`, with its
+    own reward) is built once and serves three ends: :math:`P_\pi(s, \cdot) = \sum_{a_0}
+    \pi^0(a_0|s) P_0(s, a_0, \cdot)` and :math:`r^i_\pi(s) = \sum_{a_i}\pi^i(a_i|s)
+    r_i(s, a_i)`; the local Q of 002 Lemma 3.1, :math:`Q^i(s, a_i) = r_i(s, a_i) + \gamma
+    \sum_{s'} P_i(s'|s, a_i) V^i(s')`, without a joint Q table; and, with ``best``, Howard
+    policy iteration on it from the greedy action of the local Q (the Nash-gap's best
+    responses). One solve of :math:`(I - \gamma P_\pi) X = [r^1_\pi, ..., r^N_\pi,
+    \phi_\pi]` and one transposed solve for the unnormalized visitation.
+
+    ``phi`` has shape (0, A) or (S, A) (a potential). Returns ``values (B, N, S)``,
+    ``potential (B, S)`` (zeros without a potential), ``local_qs (B, N, S, M)``,
+    ``visitation (B, S)`` and ``best_values (B, N)`` (zeros unless ``best``). Raises if
+    policy iteration reaches ``max_iter``.
     """
     B, N, S, M = probs.shape
-    out = np.empty((B, N))
+    if not best:      # cheaper through the joint tables when no agent MDP is needed
+        values, potential, local, visit = _evaluate_joint(P, R, phi, probs, ja, gamma, mu)
+        return values, potential, local, visit, np.zeros((B, N))
+    A = P.shape[1]
+    has_phi = phi.shape[0] > 0
+    K = N + (1 if has_phi else 0)
+    values = np.empty((B, N, S))
+    potential = np.zeros((B, S))
+    local = np.zeros((B, N, S, M))
+    visit = np.empty((B, S))
+    best_values = np.zeros((B, N))
     for b in range(B):
+        pr = probs[b]
+        mdps = []
+        rews = []
         for i in range(N):
-            init = np.empty(S, dtype=np.int64)
+            Pi, ri = agent_mdp(P, R[i], pr, ja, i, M)
+            mdps.append(Pi)
+            rews.append(ri)
+        lhs = np.empty((S, S))
+        rhs = np.zeros((S, K))
+        P0 = mdps[0]
+        for s in range(S):
+            for t in range(S):
+                acc = 0.0
+                for a0 in range(sizes[0]):
+                    acc += pr[0, s, a0] * P0[s, a0, t]
+                lhs[s, t] = -gamma * acc
+            lhs[s, s] += 1.0
+            for i in range(N):
+                acc = 0.0
+                for ai in range(sizes[i]):
+                    acc += pr[i, s, ai] * rews[i][s, ai]
+                rhs[s, i] = acc
+        if has_phi:
             for s in range(S):
-                best = 0
-                for a in range(1, sizes[i]):
-                    if local[b, i, s, a] > local[b, i, s, best]:
-                        best = a
-                init[s] = best
-            v, its, ok = best_response_value(P, R[i], probs[b], ja, i, M, sizes[i], gamma,
-                                             mu, init, tol, max_iter)
-            if not ok:
-                raise RuntimeError("best-response policy iteration did not converge")
-            out[b, i] = v
-    return out
+                for a in range(A):
+                    w = 1.0
+                    for j in range(N):
+                        w *= pr[j, s, ja[a, j]]
+                    rhs[s, N] += w * phi[s, a]
+        X = np.linalg.solve(lhs, rhs)
+        visit[b] = np.linalg.solve(np.ascontiguousarray(lhs.T), mu)
+        for i in range(N):
+            Pi = mdps[i]
+            ri = rews[i]
+            for s in range(S):
+                values[b, i, s] = X[s, i]
+            for s in range(S):
+                for ai in range(sizes[i]):
+                    acc = ri[s, ai]
+                    row = Pi[s, ai]
+                    for t in range(S):
+                        acc += gamma * row[t] * X[t, i]
+                    local[b, i, s, ai] = acc
+            if best:
+                act = np.empty(S, dtype=np.int64)
+                for s in range(S):
+                    top = 0
+                    for ai in range(1, sizes[i]):
+                        if local[b, i, s, ai] > local[b, i, s, top]:
+                            top = ai
+                    act[s] = top
+                v, its, ok = _policy_iteration(Pi, ri, sizes[i], gamma, act, tol, max_iter)
+                if not ok:
+                    raise RuntimeError("best-response policy iteration did not converge")
+                acc = 0.0
+                for s in range(S):
+                    acc += v[s] * mu[s]
+                best_values[b, i] = acc
+        if has_phi:
+            for s in range(S):
+                potential[b, s] = X[s, N]
+    return values, potential, local, visit, best_values

@@ -62,7 +62,8 @@ def marginalize(table, probs, action_sizes, keep=()) -> np.ndarray:
     sizes = as_action_sizes(action_sizes)
     N = len(sizes)
     keep = _check_agents(keep, "keep", sizes)
-    check_memory(float(np.prod(sizes, dtype=np.float64)), "the joint-action axis of table")
+    check_memory(float(np.prod(sizes, dtype=np.float64)),
+                 f"action_sizes {sizes}: one state's row of table (A = prod(action_sizes))")
     table = as_float_array(table, "table", max_magnitude=1e300)
     if table.ndim < 2:
         raise ValueError(f"table must have shape (..., S, A), got {table.shape}")

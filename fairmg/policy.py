@@ -134,6 +134,11 @@ class ProductPolicy:
                                                         self.game.max_actions)):
             raise ValueError(f"row must have shape ({self.game.n_states}, {n}) (states, "
                              f"actions of agent {agent}), got {row.shape}")
+        extra = np.argwhere(row[:, n:] != 0)
+        if extra.size:
+            s, a = int(extra[0][0]), n + int(extra[0][1])
+            raise ValueError(f"row[{s}, {a}] is {row[s, a]:.6g} but agent {agent} has only "
+                             f"{n} actions (padding must be 0)")
         padded = np.zeros((self.game.n_states, self.game.max_actions))
         padded[:, : row.shape[1]] = row
         check_distributions(padded, "row", self.game.action_mask[agent][None, :])

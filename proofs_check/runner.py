@@ -260,7 +260,8 @@ def check_claim(claim: str | Claim, *, max_examples: int | None = None,
     t0 = time.perf_counter()
     status, error, notes = None, None, []
     try:
-        test()
+        with _search.engine_shrink_deadline(tracker.shrink_s):
+            test()
     except _Refuted:
         status = "refuted"
     except (Unsatisfiable, FailedHealthCheck) as exc:
@@ -271,7 +272,8 @@ def check_claim(claim: str | Claim, *, max_examples: int | None = None,
         error = st_.last_bad[2] if st_.last_bad and st_.last_bad[2] else \
             "".join(traceback.format_exception(exc))
     if status is None and tracker.best:            # guided search: local optimizer
-        found = _search.run_refine(c, tracker, pname)
+        found = _search.run_refine(c, tracker, pname, drawn_s=time.perf_counter() - t0,
+                                   drawn=st_.run)
         slack, inst, _ = tracker.best[0]
         notes.append(f"tightest drawn instance: slack {slack:.3g}" +
                      (f" at {_search.describe(inst)}" if _search.describe(inst) else ""))

@@ -16,7 +16,8 @@
      with a potential (identical-interest or Markov potential game) one common table
      ``delta(s, a)`` is added to every agent's reward *and* to the potential, which keeps
      Definition 2.2 of 002 exact;
-   * the discount ``gamma`` in ``[0, max(gamma, 0.99)]`` (only when one check is cheap);
+   * the discount ``gamma`` in ``[0, the largest gamma among the drawn instances]`` (the
+     range the claim's strategy draws from);
    * logits (``ndarray`` fields named ``theta*``/``logits*``) and full-support
      :class:`fairmg.ProductPolicy` fields (through their log-probabilities).
 
@@ -33,6 +34,7 @@
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass, field
@@ -43,18 +45,47 @@ import numpy as np
 from .core import Case, Verdict, to_code
 
 __all__ = ["Tracker", "SearchResult", "refine", "parameters", "describe", "shrink_seconds",
-           "SHRINK_SECONDS", "REFINE_SECONDS", "target_slack"]
+           "SHRINK_SECONDS", "REFINE_SECONDS", "target_slack", "engine_shrink_deadline"]
 
 #: Time bound (seconds) on shrinking one claim's counterexample, per profile.
 SHRINK_SECONDS = {"ci": 3.0, "thorough": 30.0}
-#: Time budget (seconds) of the local optimizer per claim, per profile (0 disables it).
-REFINE_SECONDS = {"ci": 0.0, "thorough": 8.0}
+#: Budget of the local optimizer per claim, per profile (0 disables it): evaluations of
+#: the check (reproducible), at most a quarter of the examples drawn ...
+REFINE_EVALS = {"ci": 0, "thorough": 400}
+#: ... and a time cap (seconds) for slow checks: at most a quarter of the time the drawn
+#: examples took, at least :data:`MIN_REFINE_SECONDS`.
+REFINE_SECONDS = {"ci": 0.0, "thorough": 6.0}
+MIN_REFINE_SECONDS = 1.0
 #: Largest |logit| the optimizer may reach (softmax saturates far earlier).
 MAX_LOGIT = 60.0
 #: Discount the optimizer may raise gamma to (never lowers a larger drawn gamma).
 GAMMA_CAP = 0.99
 #: Penalty slack of an infeasible point (an assumption failed, or the check raised).
 _INFEASIBLE = 1e12
+
+
+@contextlib.contextmanager
+def engine_shrink_deadline(seconds: float):
+    """Make hypothesis' own shrinker stop after ``seconds`` (its fixed 300 s otherwise).
+
+    Past the bound, :class:`Tracker` already answers every check from its memo, but the
+    shrinker still re-draws candidates (tens of ms each for game strategies); this ends it.
+    Uses the module constant ``hypothesis.internal.conjecture.engine.MAX_SHRINKING_SECONDS``
+    (restored on exit; a no-op if a hypothesis version lacks it).
+    """
+    try:
+        from hypothesis.internal.conjecture import engine
+    except ImportError:  # pragma: no cover
+        engine = None
+    if engine is None or not hasattr(engine, "MAX_SHRINKING_SECONDS"):
+        yield
+        return
+    old = engine.MAX_SHRINKING_SECONDS
+    engine.MAX_SHRINKING_SECONDS = max(0.0, float(seconds))
+    try:
+        yield
+    finally:
+        engine.MAX_SHRINKING_SECONDS = old
 
 
 def shrink_seconds(profile: str, default: float = 30.0) -> float:
@@ -105,11 +136,17 @@ class Tracker:
     failures: dict = field(default_factory=dict)      # key -> exception to re-raise
     check_time: float = 0.0
     checks: int = 0
+    max_gamma: float | None = None
 
     def note(self, instance, verdict: Verdict, seconds: float = 0.0) -> None:
         target_slack(verdict)
         self.checks += 1
         self.check_time += seconds
+        if isinstance(instance, Case):
+            for v in vars(instance).values():
+                if _is_dense_game(v):
+                    g = float(v.gamma)
+                    self.max_gamma = g if self.max_gamma is None else max(self.max_gamma, g)
         if self.failed_at is not None:
             return
         if len(self.best) < self.keep or verdict.slack < self.best[-1][0]:
@@ -159,12 +196,13 @@ def _is_dense_game(g) -> bool:
     return isinstance(g, MarkovGame)
 
 
-def parameters(instance, *, vary_gamma: bool = True):
+def parameters(instance, *, vary_gamma: bool = True, gamma_cap: float | None = None):
     """The continuous parameters of ``instance`` that :func:`refine` may move.
 
     Returns ``(blocks, build)``: a list of named blocks (start point and box bounds, in
     optimizer coordinates) and ``build(x)`` mapping a flat vector back to an instance. An
-    instance with nothing to vary gives ``([], None)``.
+    instance with nothing to vary gives ``([], None)``. ``gamma`` moves in ``[0,
+    max(gamma, gamma_cap)]`` (default cap :data:`GAMMA_CAP`).
     """
     from fairmg.model import ProductPolicy
 
@@ -190,7 +228,7 @@ def parameters(instance, *, vary_gamma: bool = True):
                                  np.full(d.size, hi - lo)))
             plan.append((k, "delta", (R.shape, lo, hi)))
         if vary_gamma:
-            gmax = max(float(g.gamma), GAMMA_CAP)
+            gmax = max(float(g.gamma), GAMMA_CAP if gamma_cap is None else float(gamma_cap))
             blocks.append(_Block(f"{k}.gamma", np.array([float(g.gamma)]), np.array([0.0]),
                                  np.array([gmax])))
             plan.append((k, "gamma", None))
@@ -325,7 +363,7 @@ def _simplify(claim, build, x, lo, hi, verdict):
 
 
 def refine(claim, starts, *, seconds: float = 8.0, max_evals: int = 400,
-           vary_gamma: bool | None = None, mean_check_s: float = 0.0) -> SearchResult:
+           vary_gamma: bool = True, gamma_cap: float | None = None) -> SearchResult:
     """Minimize ``claim``'s slack from each instance of ``starts`` (tightest first).
 
     Parameters
@@ -335,9 +373,11 @@ def refine(claim, starts, *, seconds: float = 8.0, max_evals: int = 400,
     seconds : float
         Total time budget; the optimizer stops at the first violation.
     max_evals : int
-        Evaluations per start.
-    vary_gamma : bool, optional
-        Default: only when one check takes under 20 ms (``mean_check_s``).
+        Evaluations in all (over the starts): the budget that makes a run reproducible;
+        ``seconds`` is a safety cap for slow checks.
+    vary_gamma : bool
+        Move gamma too, within ``[0, max(gamma, gamma_cap)]`` (default cap
+        :data:`GAMMA_CAP`).
 
     Returns
     -------
@@ -349,13 +389,11 @@ def refine(claim, starts, *, seconds: float = 8.0, max_evals: int = 400,
 
     t0 = time.perf_counter()
     res = SearchResult()
-    if vary_gamma is None:
-        vary_gamma = mean_check_s < 0.02
     for item in starts:
         inst0 = item[1] if isinstance(item, tuple) else item
-        if time.perf_counter() - t0 > seconds:
+        if time.perf_counter() - t0 > seconds or res.evaluations >= max_evals:
             break
-        blocks, build = parameters(inst0, vary_gamma=vary_gamma)
+        blocks, build = parameters(inst0, vary_gamma=vary_gamma, gamma_cap=gamma_cap)
         if not blocks:
             continue
         x0 = np.concatenate([b.x0 for b in blocks])
@@ -373,7 +411,7 @@ def refine(claim, starts, *, seconds: float = 8.0, max_evals: int = 400,
         best = {"s": s0, "x": x0, "v": v0}
 
         def f(x, best=best):
-            if time.perf_counter() - t0 > seconds:
+            if time.perf_counter() - t0 > seconds or res.evaluations >= max_evals:
                 raise _OutOfTime
             res.evaluations += 1
             s, v = _evaluate(claim, build(x))
@@ -390,7 +428,7 @@ def refine(claim, starts, *, seconds: float = 8.0, max_evals: int = 400,
             simplex = np.vstack([x0] + [x0 + np.eye(x0.size)[j] * step[j]
                                         for j in range(x0.size)])
             minimize(f, x0, method="Nelder-Mead", bounds=list(zip(lo, hi)),
-                     options=dict(maxfev=max_evals, initial_simplex=simplex,
+                     options=dict(maxfev=max_evals + 1, initial_simplex=simplex,
                                   adaptive=x0.size > 4, xatol=1e-10, fatol=1e-12))
         except (_Found, _OutOfTime):
             pass
@@ -409,13 +447,20 @@ def refine(claim, starts, *, seconds: float = 8.0, max_evals: int = 400,
     return res
 
 
-def run_refine(claim, tracker: Tracker, profile: str,
-               seconds: float | None = None) -> SearchResult | None:
+def run_refine(claim, tracker: Tracker, profile: str, seconds: float | None = None,
+               drawn_s: float | None = None, drawn: int | None = None) -> SearchResult | None:
     """:func:`refine` from the tracker's tightest instances under ``profile``'s budget
-    (None when the budget is 0 or nothing was checked)."""
+    (None when the budget is 0 or nothing was checked). ``drawn_s``: the time the drawn
+    examples took (the budget is at most a quarter of it, at least
+    :data:`MIN_REFINE_SECONDS`)."""
     budget = refine_seconds(profile) if seconds is None else float(seconds)
-    if budget <= 0 or not tracker.best:
+    if drawn_s is not None and budget > 0:
+        budget = min(budget, max(MIN_REFINE_SECONDS, 0.25 * float(drawn_s)))
+    evals = int(REFINE_EVALS.get(profile, 0))
+    if drawn is not None:
+        evals = min(evals, max(10, int(drawn) // 4))
+    if budget <= 0 or evals <= 0 or not tracker.best:
         return None
-    return refine(claim, list(tracker.best), seconds=budget,
-                  mean_check_s=tracker.mean_check_s)
+    return refine(claim, list(tracker.best), seconds=budget, max_evals=evals,
+                  gamma_cap=tracker.max_gamma)
 

@@ -87,11 +87,40 @@ def test_cor_4_8_refutation_is_found_by_hypothesis():
     assert rep.status == "refuted" and rep.counterexample.verdict.rhs < 0
 
 
+def _thm_4_7_counterexample():
+    """Found by the 1000-example thorough search (issue 12; seed 0, ~840 examples): one
+    state, gamma 0, agent 0 has actions with rewards (0.1, 0.55), agent 1 (one action) gets
+    phi = (0.55, 1.0): an MPG (r^0 = phi - 0.45, agent 1 a dummy) with 0 < Phi <= V."""
+    g = fm.MarkovGame(np.ones((1, 2, 1)), np.array([[[0.1, 0.55]], [[0.55, 1.0]]]), 0.0,
+                      action_sizes=(2, 1), potential=np.array([[0.55, 1.0]]))
+    p0 = 1 / (1 + np.exp(-1.0))                       # softmax of logits (1, 0)
+    pol = fm.ProductPolicy(g, np.array([[[p0, 1 - p0]], [[1.0, 0.0]]]))
+    return Case(game=g, policy=pol, eps=0.5, sigma=1.0), p0
+
+
+def test_thm_4_7_is_refuted_bound_7_negative_after_one_step():
+    """Verified by hand: V^0(pi_0) = 0.1 p + 0.55 (1-p) = 0.221 < (1 - eps) 0.55, so the
+    max-gain step is agent 0's best response (action 1), eps-ratio-Nash after T = 1.
+    Phi_0 = 0.55 p + (1-p) = 0.671 and Phi_max = 1: log(Phi_max/Phi_0) - T log(1/(1-eps)) =
+    0.399 - 0.693 < 0, so (7) bounds the number of bad policies by a negative number for
+    every rho > 1 -- the proof's Phi_{t+1}/Phi_t >= 1/(1-eps) fails (V^0 < Phi here)."""
+    c, p = _thm_4_7_counterexample()
+    v0 = 0.1 * p + 0.55 * (1 - p)
+    assert v0 < (1 - c.eps) * 0.55
+    phi0 = 0.55 * p + 1.0 * (1 - p)
+    numerator = np.log(1.0 / phi0) - 1 * np.log(1 / (1 - c.eps))
+    assert numerator < -0.29
+    assert mpg_pg._assumption_4_6(c.game)
+    v = get_claim("mpg_pg/thm-4.7")(c)
+    assert not v.holds and v.lhs == 0 and v.rhs < 0 and "T = 1" in v.detail
+    assert get_claim("mpg_pg/thm-4.7").expected == "refuted"
+
+
 # ----------------------------------------------------------------- verified claims
 
 FAST_VERIFIED = ["mpg_pg/def-2.2", "mpg_pg/lemma-3.1", "mpg_pg/lemma-3.2", "mpg_pg/lemma-3.5",
                  "mpg_pg/lemma-3.7", "mpg_pg/lemma-C.3", "mpg_pg/prop-4.3",
-                 "mpg_pg/thm-4.5", "mpg_pg/thm-4.7"]
+                 "mpg_pg/thm-4.5"]
 
 
 @pytest.mark.parametrize("cid", FAST_VERIFIED)

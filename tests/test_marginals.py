@@ -71,7 +71,7 @@ def test_marginal_input_errors():
         fm.marginals.multi_agent_q(g, pol, (0, 0))
     with pytest.raises(ValueError, match="disjoint"):
         fm.marginals.multi_agent_advantage(g, pol, (0,), given=(0,))
-    with pytest.raises(ValueError, match=r"keep\[...\] must be an int in \[0, 1\]"):
+    with pytest.raises(ValueError, match=r"agents\[0\] must be an int in \[0, 1\]"):
         fm.marginals.multi_agent_q(g, pol, (2,))
     with pytest.raises(ValueError, match="joint actions"):
         fm.marginals.marginalize(np.zeros((4, 3)), pol.probs, (2, 2))

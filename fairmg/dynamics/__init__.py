@@ -9,3 +9,4 @@ from .run import (METRICS, OBSERVERS, BatchEvaluation, Run, evaluate_batch, iter
 from .pg import *  # noqa: F401,F403
 from .nn import *  # noqa: F401,F403
 from .fdiv import *  # noqa: F401,F403
+from .trust_region import fair_hatrl, hatrpo, happo  # noqa

@@ -88,10 +88,7 @@ class BatchEvaluation:
         if self._best is None:
             g = self.game
             if g.is_dense:
-                self._best = kernels.batch_best_values(
-                    g.transition, g.rewards, np.ascontiguousarray(self.probs),
-                    g.joint_actions, np.array(g.action_sizes, dtype=np.int64), g.gamma,
-                    g.initial, self.local_qs, IMPROVE_TOL, MAX_PI_ITER)
+                self._best = evaluate_batch(g, self.probs, best=True)._best
             else:
                 gaps = np.stack([nash_gap(g, self.policy(b), per_agent=True,
                                           evaluation=self.evaluation(b))
@@ -110,22 +107,28 @@ class BatchEvaluation:
         return np.maximum(gaps, 0.0)
 
 
-def evaluate_batch(game, probs) -> BatchEvaluation:
+def evaluate_batch(game, probs, *, best: bool = False) -> BatchEvaluation:
     """Evaluate the B policies ``probs[b]`` (B, N, S, A_max) of ``game`` exactly.
 
-    Dense games: one compiled call for the whole batch (:func:`kernels.batch_evaluate`);
-    other games: :func:`fairmg.evaluate` policy by policy.
+    Dense games: one compiled call for the whole batch (:func:`kernels.batch_evaluate`),
+    which with ``best=True`` also computes every agent's best-response value (the
+    Nash-gap) from the same agent MDPs; other games: :func:`fairmg.evaluate` policy by
+    policy.
     """
     probs = np.ascontiguousarray(probs, dtype=np.float64)
     if game.is_dense:
         phi = game.potential if game.potential is not None else np.empty((0, 1))
-        values, pot, local, visit = kernels.batch_evaluate(
+        values, pot, local, visit, best_values = kernels.batch_evaluate(
             game.transition, game.rewards, np.ascontiguousarray(phi), probs,
-            game.joint_actions, game.gamma, game.initial)
+            game.joint_actions, np.array(game.action_sizes, dtype=np.int64), game.gamma,
+            game.initial, best, IMPROVE_TOL, MAX_PI_ITER)
         if not np.all(np.isfinite(values)):
             raise FloatingPointError("the policies' values are not finite: rescale rewards")
-        return BatchEvaluation(game, probs, values, local, visit,
-                               pot if game.potential is not None else None)
+        bev = BatchEvaluation(game, probs, values, local, visit,
+                              pot if game.potential is not None else None)
+        if best:
+            bev._best = best_values
+        return bev
     evs = [evaluate(game, ProductPolicy(game, p, _checked=True)) for p in probs]
     pot = None if evs[0].potential_values is None else np.stack(
         [e.potential_values for e in evs])
@@ -374,7 +377,12 @@ def iterate(game, state0, step: Callable, to_policy: Callable, iters: int, *, na
     for note in notes:
         if "'poa'" in note:          # a game without a potential is ordinary; no POA is news
             warnings.warn(f"{name}: {note}", stacklevel=3)
-    evaluator = evaluate_batch if evaluator is None else evaluator
+    default_evaluator = evaluator is None
+    if evaluator is None:
+        need_best = "nash_gap" in observers
+
+        def evaluator(game, probs):
+            return evaluate_batch(game, probs, best=need_best)
     run = Run(name=name, params=dict(params), notes=notes, game=game)
     series: dict[str, list] = {k: [] for k in observers}
     kept_states: list = []
@@ -386,7 +394,7 @@ def iterate(game, state0, step: Callable, to_policy: Callable, iters: int, *, na
             single = isinstance(pol, ProductPolicy)
             run.batch = None if single else int(np.shape(pol)[0])
         if single:
-            bev = _single_evaluation(game, pol, evaluator)
+            bev = _single_evaluation(game, pol, evaluator, default=default_evaluator)
         else:
             bev = evaluator(game, pol)
         for k, fn in observers.items():
@@ -407,8 +415,8 @@ def iterate(game, state0, step: Callable, to_policy: Callable, iters: int, *, na
     return run
 
 
-def _single_evaluation(game, pol, evaluator) -> BatchEvaluation:
-    if evaluator is evaluate_batch and not game.is_dense:
+def _single_evaluation(game, pol, evaluator, default: bool) -> BatchEvaluation:
+    if default and not game.is_dense:
         ev = evaluate(game, pol)
         return BatchEvaluation(game, pol.probs[None], ev.values[None], ev.local_qs[None],
                                ev.visitation[None], None if ev.potential_values is None

@@ -94,8 +94,10 @@ class Game(abc.ABC):
 
     # -- the protocol -----------------------------------------------------------------
     @abc.abstractmethod
-    def policy_system(self, policy):
-        """The linear system :math:`I - \\gamma P_\\pi` of ``policy`` (a :class:`~fairmg.linear.PolicySystem`)."""
+    def policy_system(self, policy, *, matrix_free: bool | None = None):
+        """The linear system :math:`I - \\gamma P_\\pi` of ``policy`` (a
+        :class:`~fairmg.linear.PolicySystem`); ``matrix_free`` asks for a Krylov solve
+        (None: the game decides; dense games always solve densely)."""
 
     def policy_transition(self, policy) -> np.ndarray:
         """P_pi[s, s'] = sum_a pi(a|s) P(s'|s, a), shape (S, S)."""

@@ -123,7 +123,7 @@ class MarkovGame(Game):
                 f"action_sizes={self.action_sizes}, gamma={self.gamma}{pot})")
 
     # -- the protocol --------------------------------------------------------------------
-    def policy_system(self, policy) -> PolicySystem:
+    def policy_system(self, policy, *, matrix_free: bool | None = None) -> PolicySystem:
         pij = self.check_policy(policy).joint_probs()
         return PolicySystem(self.gamma, self.n_states,
                             dense=kernels.policy_transition(self.transition, pij))

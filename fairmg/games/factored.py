@@ -189,11 +189,14 @@ class FactoredGame(Game):
         return out.transpose((0, 1) + tuple(2 + o for o in order))
 
     # -- the protocol --------------------------------------------------------------------
-    def policy_system(self, policy) -> PolicySystem:
+    def policy_system(self, policy, *, matrix_free: bool | None = None) -> PolicySystem:
+        """Dense (``P_pi`` built in O(S^2), one LU) up to ``dense_states`` states, or with
+        ``matrix_free=False``; matrix-free (GMRES on the O(S^2)-time, O(S)-memory product)
+        beyond, or with ``matrix_free=True``."""
         probs = self.check_policy(policy).probs
         M = self._averaged(probs)
         S = self.n_states
-        if S <= self.dense_states:
+        if not matrix_free and (matrix_free is False or S <= self.dense_states):
             return PolicySystem(self.gamma, S, dense=kernels.factored_dense(M, self.n_local))
         ones = np.ones(self.n_agents, dtype=np.int64)
 

@@ -36,7 +36,10 @@ from ..core import Case, Verdict, assume, claim
 
 PAPER = "000_fec2da8e4d859b95.txt"
 
-_ALPHAS = hst.one_of(hst.sampled_from([0.0, 0.5, 1.0, 1.5, 3.0]), st.unit_floats(0.0, 3.0))
+#: alpha in [0, 3]; drawn values below 1e-6 become 0 (C ~ alpha nu^-1-alpha A^2 of a
+#: subnormal alpha makes the trust region meaninglessly wide, not a test of the paper).
+_ALPHAS = hst.one_of(hst.sampled_from([0.0, 0.5, 1.0, 1.5, 3.0]),
+                     st.unit_floats(0.0, 3.0).map(lambda a: a if a >= 1e-6 else 0.0))
 _NUS = hst.one_of(hst.sampled_from([0.1, 1.0]), st.unit_floats(0.05, 2.0))
 
 
@@ -265,10 +268,12 @@ def lemma_c_1(c) -> Verdict:
 
 # ------------------------------------------------------------------ instances
 
-#: One agent, two states: action 1 in state 0 moves to the rewarding state 1 that pi never
-#: reaches; J(pi') - J(pi) exceeds L_pi(pi') (d_pi puts little mass where pi' gains).
+#: Lemma 3.1 (upper): one agent, two states, reward 1 for staying in state 1; pi' stays
+#: there w.p. 0.9 instead of 0.1, same policy in state 0: J(pi') - J(pi) =
+#: d_pi'(1) A(1, pi') > L = d_pi(1) A(1, pi') since pi' visits state 1 far more.
 _CHAIN = None
-#: Two agents on a one-state game, fair advantage with non-trivial interaction.
+#: Lemma 3.4: two agents, one state, gamma = 0, agent 0 paid 1 iff both play 1; pi uniform,
+#: pi' plays 1 w.p. 0.9: dJ/deta = 2 (0.9 * 0.5 - 0.25) = 0.4, L_pi(pi') = 0.81 - 0.25 = 0.56.
 _TWO_AGENT_FD = None
 #: Def. 3.5: one-state bandit, rewards (0, 1), Algorithm 1 stuck on arm 0.
 _STUCK_BANDIT = None
@@ -277,22 +282,89 @@ _STUCK_BANDIT = None
 def _build_examples():
     global _CHAIN, _TWO_AGENT_FD, _STUCK_BANDIT
     P = np.zeros((2, 2, 2))
-    P[0, 0, 0] = 1.0                      # stay in 0
-    P[0, 1, 1] = 1.0                      # go to 1
-    P[1, :, 1] = 1.0                      # 1 absorbing
-    R = np.array([[[0.0, 0.0], [1.0, 1.0]]])
+    P[0, 0, 0] = P[1, 0, 0] = 1.0         # action 0: go to (or back to) state 0
+    P[0, 1, 1] = P[1, 1, 1] = 1.0         # action 1: go to (or stay in) state 1
+    R = np.array([[[0.0, 0.0], [0.0, 1.0]]])          # reward 1 for staying in state 1
     chain = fm.MarkovGame(P, R, 0.9, initial=np.array([1.0, 0.0]), action_sizes=(2,))
-    pol = fm.ProductPolicy(chain, np.array([[[0.9, 0.1], [0.5, 0.5]]]))
-    other = fm.ProductPolicy(chain, np.array([[[0.1, 0.9], [0.5, 0.5]]]))
+    pol = fm.ProductPolicy(chain, np.array([[[0.5, 0.5], [0.9, 0.1]]]))
+    other = fm.ProductPolicy(chain, np.array([[[0.5, 0.5], [0.1, 0.9]]]))
     _CHAIN = Case(game=chain, policy=pol, other=other, alpha=0.0, nu=1.0)
-    R2 = np.array([[[1.0, 0.0, 0.0, 1.0]], [[0.0, 1.0, 1.0, 0.0]]])
-    g2 = fm.MarkovGame(np.ones((1, 4, 1)), R2, 0.5, action_sizes=(2, 2))
+    R2 = np.array([[[0.0, 0.0, 0.0, 1.0]], [[0.0, 0.0, 0.0, 0.0]]])   # agent 0: 1 iff (1, 1)
+    g2 = fm.MarkovGame(np.ones((1, 4, 1)), R2, 0.0, action_sizes=(2, 2))
     _TWO_AGENT_FD = Case(game=g2, policy=fm.ProductPolicy.uniform(g2),
-                         other=fm.ProductPolicy(g2, np.array([[[0.9, 0.1]], [[0.9, 0.1]]])),
-                         alpha=1.0, nu=1.0)
+                         other=fm.ProductPolicy(g2, np.array([[[0.1, 0.9]], [[0.1, 0.9]]])),
+                         alpha=0.0, nu=1.0)
     g3 = fm.MarkovGame(np.ones((1, 2, 1)), np.array([[[0.0, 1.0]]]), 0.0, action_sizes=(2,))
     _STUCK_BANDIT = Case(game=g3, policy=fm.ProductPolicy.deterministic(g3, np.array([[0]])),
                          alpha=1.0, nu=0.1)
 
 
 _build_examples()
+
+
+# ------------------------------------------------------------------ practical algorithms
+# 000 claims no monotonic improvement for its practical algorithms (Sec. 4 approximates the
+# penalty by a KL constraint); the question of issue 13 is what the exact versions do.
+
+def _commons(levels=4, dirt=0.6, yields=(1.0, 0.6, 0.2, 0.0), gamma=0.9):
+    """Two-agent cleaning commons of examples/06 (action 0 cleans, 1 harvests)."""
+    P = np.zeros((levels, 4, levels))
+    R = np.zeros((2, levels, 4))
+    for s in range(levels):
+        for a in range(4):
+            acts = np.unravel_index(a, (2, 2))
+            cleaners = sum(1 for x in acts if x == 0)
+            for up, pr in ((1, dirt), (0, 1 - dirt)):
+                P[s, a, min(max(min(s + up, levels - 1) - cleaners, 0), levels - 1)] += pr
+            for i, x in enumerate(acts):
+                if x == 1:
+                    R[i, s, a] = yields[s] / (2 - cleaners)
+    mu = np.zeros(levels)
+    mu[0] = 1.0
+    return fm.MarkovGame(P, R, gamma, initial=mu, action_sizes=(2, 2))
+
+
+def _practical_cases():
+    return st.cases(game=_games(n_agents=(2, 3), max_states=3, max_actions=2),
+                    theta=st.logits(max_peak=3.0), alpha=_ALPHAS, nu=_NUS,
+                    seed=hst.integers(0, 2 ** 16))
+
+
+def _commons_case():
+    th = np.zeros((2, 4, 2))
+    th[:, :, 1] = 0.5
+    return Case(game=_commons(), theta=th, alpha=1.0, nu=0.1, seed=0)
+
+
+def _monotone(run, c) -> Verdict:
+    J = run.metrics["fair_objective"]
+    return Verdict.geq(np.diff(J), 0.0, "J(theta_{k+1}) - J(theta_k)",
+                       scale=_scale(c.game, c.nu, c.alpha))
+
+
+@claim("alpha_fair/fhatrpo-monotone", expected="refuted", paper=PAPER,
+       section="Sec. 4.1, Algorithm 2 (no guarantee claimed; issue 13's question)",
+       statement="Exact tabular FHATRPO (delta = 0.05, HARL line search) does not decrease J "
+                 "at any of its first 20 iterations.",
+       assumptions=("rewards >= 0",), strategy=_practical_cases,
+       max_examples={"ci": 5, "thorough": 300}, atol=1e-9,
+       tolerance="scale = n nu^-alpha / (1-gamma) + 1.", examples=lambda: [_commons_case()])
+def fhatrpo_monotone(c) -> Verdict:
+    from fairmg.dynamics.trust_region import fair_metrics, hatrpo
+    run = hatrpo(c.game, c.theta, c.alpha, c.nu, kl=0.05, iters=20, seed=c.seed,
+                 metrics=fair_metrics(c.alpha, c.nu)[:1])
+    return _monotone(run, c)
+
+
+@claim("alpha_fair/fhappo-monotone", expected="refuted", paper=PAPER,
+       section="Sec. 4.2, Algorithm 3 (no guarantee claimed; issue 13's question)",
+       statement="Exact tabular FHAPPO (clip 0.2, Adam lr 0.05, 5 epochs) does not decrease J "
+                 "at any of its first 20 iterations.",
+       assumptions=("rewards >= 0",), strategy=_practical_cases,
+       max_examples={"ci": 5, "thorough": 300}, atol=1e-9,
+       tolerance="scale = n nu^-alpha / (1-gamma) + 1.", examples=lambda: [_commons_case()])
+def fhappo_monotone(c) -> Verdict:
+    from fairmg.dynamics.trust_region import fair_metrics, happo
+    run = happo(c.game, c.theta, c.alpha, c.nu, clip=0.2, lr=0.05, iters=20, seed=c.seed,
+                metrics=fair_metrics(c.alpha, c.nu)[:1])
+    return _monotone(run, c)

@@ -96,7 +96,7 @@ def def_2_2(c) -> Verdict:
        assumptions=("Markov potential game", "tabular softmax"),
        strategy=lambda: st.cases(game=_mpg_games(n_agents=(1, 3), max_states=3,
                                                  max_gamma=0.99),
-                                 theta=st.logits(max_peak=10.0)),
+                                 theta=st.logits(max_peak=10.0, large_gaps=True)),
        atol=1e-8, rtol=1e-7,
        tolerance="scale = 1/(1-gamma)^2 (gradient range); five-point differences with "
                  "h = 1e-3 (1-gamma): truncation ~ h^4 / (1-gamma)^6 and round-off "
@@ -138,7 +138,7 @@ def _start_state_gradients(g, theta):
        assumptions=("phi in [0, 1]", "tabular softmax"),
        strategy=lambda: st.cases(game=st.games(n_agents=(1, 3), max_states=3,
                                                kind="identical", max_gamma=0.99),
-                                 theta=st.logits(max_peak=10.0)),
+                                 theta=st.logits(max_peak=10.0, large_gaps=True)),
        atol=0.0, rtol=1e-6,
        tolerance="relative to the bound: the Hessian is central differences (h = 1e-4 "
                  "(1-gamma)) of the exact gradient, error O(h^2 / (1-gamma)^4).")
@@ -176,8 +176,10 @@ def _pg_step_bound(g) -> float:
                  "policy-gradient step (3) does not decrease Phi_theta(s) at any state nor "
                  "Q_phi(s, a) at any state-action pair.",
        assumptions=("Markov potential game", "tabular softmax", "eta at most the bound"),
-       strategy=lambda: st.cases(game=_mpg_games(n_agents=(1, 3), max_states=3),
-                                 theta=st.logits(), frac=st.fractions(0.01, 1.0)),
+       strategy=lambda: st.cases(game=_mpg_games(n_agents=(1, 3), max_states=3,
+                                                 max_gamma=0.999),
+                                 theta=st.logits(large_gaps=True),
+                                 frac=st.fractions(0.01, 1.0)),
        atol=1e-12, rtol=1e-12,
        tolerance="scale = 1/(1-gamma): decreases below round-off of the values are allowed.")
 def lemma_c_3(c) -> Verdict:
@@ -211,7 +213,7 @@ PG_STEPS, PG_CONFIRM = 3000, 10
                            rewards=RUN_REWARDS),
            theta=st.logits(scale=2.0, near_deterministic=False),
            frac=st.fractions(0.5, 1.0)),
-       max_examples={"ci": 6, "thorough": 40}, atol=0.0, rtol=0.0,
+       max_examples={"ci": 6, "thorough": 150}, atol=0.0, rtol=0.0,
        tolerance="the gap target is 1% of Phi_max - Phi_min (the theorem is asymptotic).")
 def thm_3_4(c) -> Verdict:
     """Nash-gap at the end of a (converged) PG run with the theorem's step size."""
@@ -273,7 +275,7 @@ def _stationary_point(g, theta0, lam, tol):
                                                  max_gamma=0.95, rewards=RUN_REWARDS),
                                  lam=st.step_sizes(1e-3, 1.0),
                                  theta0=st.logits(max_peak=8.0)),
-       max_examples={"ci": 10, "thorough": 100}, atol=1e-10,
+       max_examples={"ci": 10, "thorough": 500}, atol=1e-10,
        tolerance="scale = 1/(1-gamma); M is exact (max over s of the largest over the "
                  "smallest visitation of s).")
 def lemma_3_5(c) -> Verdict:
@@ -316,7 +318,7 @@ def _thm_3_6_horizon(g, M, eps, rng) -> float:
                                                  max_actions=2, max_gamma=0.5,
                                                  rewards=RUN_REWARDS),
                                  eps_frac=st.fractions(0.3, 0.95)),
-       max_examples={"ci": 4, "thorough": 30}, atol=1e-10,
+       max_examples={"ci": 4, "thorough": 60}, atol=1e-10,
        tolerance="scale = 1/(1-gamma) for gaps; rtol 1e-9 on the gradient bound.")
 def thm_3_6(c) -> Verdict:
     """The rate at the stated horizon (or the proof's steps when it is out of reach)."""
@@ -397,11 +399,19 @@ def lemma_3_7(c) -> Verdict:
 
 # ------------------------------------------------------------------ Theorem 3.8
 
+#: Cost limit of the NPG-BR claims: inner steps x (outer iterations + 1). A draw (or a
+#: shrink candidate) above it -- a potential range near 1e-6 asks for ~1e9 inner steps --
+#: is filtered as beyond the budget (counted in ``filtered``), not run for hours.
+MAX_NPG_STEPS = 200_000
+
+
 def _npg_br_setup(g, eps_frac):
     lo, hi = ex.potential_range(g)
     assume(hi - lo > 1e-6)
     eps = eps_frac * (hi - lo)
     K = math.ceil(4 / ((1 - g.gamma) ** 2 * eps))
+    assume(K * (math.ceil(2 * (hi - lo) / eps) + 1) <= MAX_NPG_STEPS,
+           "beyond the cost limit MAX_NPG_STEPS")
     return lo, hi, eps, K
 
 
@@ -424,7 +434,7 @@ def _npg_br_strategy():
                  "the constant of App. E.2: within ceil(2 (Phi_max - Phi_min)/eps) outer "
                  "iterations of K inner steps each.",
        assumptions=("Markov potential game",),
-       strategy=_npg_br_strategy, max_examples={"ci": 6, "thorough": 60}, atol=1e-10,
+       strategy=_npg_br_strategy, max_examples={"ci": 6}, atol=1e-10,
        tolerance="scale = 1/(1-gamma) on the gap.", examples=lambda: [_BANDIT_FROM_20])
 def thm_3_8(c) -> Verdict:
     """Smallest Nash-gap over the first ceil(2 range/eps) + 1 NPG-BR policies vs eps."""
@@ -444,7 +454,7 @@ def thm_3_8(c) -> Verdict:
                  "policy-iteration steps (5) from the current logits make every agent an "
                  "eps/2-near best response to the others.",
        assumptions=("Markov potential game",), strategy=_npg_br_strategy,
-       max_examples={"ci": 20, "thorough": 200}, atol=1e-10,
+       max_examples={"ci": 20}, atol=1e-10,
        tolerance="scale = 1/(1-gamma).")
 def thm_3_8_inner(c) -> Verdict:
     """Best-response value minus the value after K inner steps, each agent, first step."""
@@ -560,8 +570,10 @@ def _positive_mpgs(max_states, rewards=None):
 
 def _shift_potential(g):
     """Rewards 0.1 + 0.9 r and phi 0.1 + 0.9 phi: Phi > 0, same MPG structure."""
-    return g.with_rewards(0.1 + 0.9 * g.joint_rewards(),
-                          potential=0.1 + 0.9 * g.joint_potential())
+    out = g.with_rewards(0.1 + 0.9 * g.joint_rewards(),
+                         potential=0.1 + 0.9 * g.joint_potential())
+    out._proofs_check_family = getattr(g, "_proofs_check_family", None)
+    return out
 
 
 def _count_bad(g, policies, alpha, beta, sigma):
@@ -571,7 +583,7 @@ def _count_bad(g, policies, alpha, beta, sigma):
     return int(np.sum(vals < target - 1e-12 * max(1.0, opt)))
 
 
-@claim("mpg_pg/thm-4.7", expected="verified",
+@claim("mpg_pg/thm-4.7", expected="refuted",
        paper=PAPER, section="Thm. 4.7, eqs. (7)-(8); App. F.1",
        statement="Along maximum-gain eps-ratio-best-response dynamics pi_0..pi_T (until eps-"
                  "ratio-Nash) in an (alpha, beta)-smooth MPG with 0 < Phi <= V, all but at "
@@ -581,7 +593,7 @@ def _count_bad(g, policies, alpha, beta, sigma):
        assumptions=("Markov potential game", "Assumption 4.6", "rho > 1"),
        strategy=lambda: st.cases(game=_positive_mpgs(2), policy=st.policies(),
                                  eps=st.unit_floats(0.01, 0.5), sigma=st.unit_floats(0.05, 4.0)),
-       max_examples={"ci": 10, "thorough": 150}, atol=1e-9,
+       max_examples={"ci": 10}, atol=1e-9,
        tolerance="counts are integers; atol covers round-off in the log bound.")
 def thm_4_7(c) -> Verdict:
     """Number of policies violating (8) vs (7), for every valid (alpha, beta)."""
@@ -625,7 +637,7 @@ def thm_4_7(c) -> Verdict:
                                  theta0=st.logits(max_peak=10.0),
                                  eps_frac=st.fractions(0.05, 0.5),
                                  sigma=st.unit_floats(0.05, 4.0)),
-       max_examples={"ci": 6, "thorough": 80}, atol=1e-9,
+       max_examples={"ci": 6}, atol=1e-9,
        tolerance="counts are integers; atol covers round-off in the log bound.")
 def cor_4_8(c) -> Verdict:
     """Number of NPG-BR policies violating (8) vs (9), for every valid (alpha, beta)."""
@@ -635,6 +647,8 @@ def cor_4_8(c) -> Verdict:
     assume(phi_max - lo > 1e-6)
     eps = c.eps_frac * (phi_max - lo)
     K = math.ceil(4 / ((1 - g.gamma) ** 2 * eps))
+    assume(K * (math.ceil(2 * (phi_max - lo) / eps) + 3) <= MAX_NPG_STEPS,
+           "beyond the cost limit MAX_NPG_STEPS")
     run = npg_best_response(g, c.theta0, inner_steps=K, lr=1.0,
                             iters=math.ceil(2 * (phi_max - lo) / eps) + 2,
                             metrics=("nash_gap", "potential"))

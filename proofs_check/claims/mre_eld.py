@@ -132,7 +132,11 @@ def _worst(parts):
 # -------------------------------------------------------------------------- strategies
 
 _dyadic = st.integers(0, 40).map(lambda k: k / 4)   # exact in binary: produces exact ties
-_value = st.one_of(_dyadic, st.floats(0.0, 10.0, allow_nan=False, allow_infinity=False))
+#: near-ties (a dyadic value plus 1e-12..1e-6) and tiny outcomes (small-value families)
+_near_tie = st.tuples(_dyadic, st.sampled_from([1e-12, 1e-9, 1e-6])).map(sum)
+_tiny = st.sampled_from([1e-12, 1e-9, 1e-6, 1e-3])
+_value = st.one_of(_dyadic, st.floats(0.0, 10.0, allow_nan=False, allow_infinity=False),
+                   _near_tie, _tiny)
 _tau = st.one_of(st.sampled_from([0.0, 0.1, 0.25, 0.5]),
                  st.floats(0.0, 1.5, allow_nan=False, allow_infinity=False))
 _kind = st.sampled_from(fx.EXCESS_KINDS)
