@@ -84,7 +84,7 @@ def check_bool(value, name: str) -> bool:
 
 
 def check_gamma(gamma, name: str = "gamma") -> float:
-    """A discount factor in [0, :data:`MAX_GAMMA`].
+    r"""A discount factor in [0, :data:`MAX_GAMMA`].
 
     Closer to 1, :math:`I - \gamma P_\pi` has condition number up to
     :math:`(1+\gamma)/(1-\gamma)`: at ``1 - 1e-7`` float64 solves lose so many digits

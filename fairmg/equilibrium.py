@@ -20,7 +20,7 @@ import numpy as np
 from . import kernels
 from ._validate import (as_float_array, as_index_array, check_bool, check_distributions,
                         check_game, check_gamma, check_int, check_scalar)
-from .evaluate import Evaluation, evaluate
+from .evaluate import Evaluation, check_evaluation, evaluate
 from .policy import ProductPolicy
 
 __all__ = ["MDPSolution", "BestResponse", "SocialOptimum", "solve_mdp", "howard",
@@ -196,20 +196,7 @@ def _check_mdp(P, r, gamma):
     return P, r, check_gamma(gamma)
 
 
-def _check_evaluation(game, policy, evaluation: Evaluation | None) -> Evaluation:
-    """``evaluate(game, policy)``, or ``evaluation`` after checking it is of ``policy``."""
-    check_game(game).check_policy(policy)
-    if evaluation is None:
-        return evaluate(game, policy)
-    if not isinstance(evaluation, Evaluation):
-        raise TypeError(f"evaluation must be an Evaluation, got {type(evaluation).__name__}")
-    if evaluation.game is not game:
-        raise ValueError(f"evaluation is of another game, {evaluation.game!r} (pass "
-                         f"evaluate(game, policy))")
-    if evaluation.policy is not policy and not np.array_equal(evaluation.policy.probs,
-                                                              policy.probs):
-        raise ValueError("evaluation is not of policy (pass evaluate(game, policy))")
-    return evaluation
+_check_evaluation = check_evaluation
 
 
 def _one_hot(actions, S, M):
@@ -350,12 +337,25 @@ def nash_gap(game, policy: ProductPolicy, *, per_agent: bool = False,
     Gaps within ``GAP_TOL * max(1, |V^i(mu)|)`` below 0 are round-off and reported as 0.
     """
     per_agent = check_bool(per_agent, "per_agent")
-    ev = _check_evaluation(game, policy, evaluation)
-    current = ev.value_at_initial
+    if game.is_dense and evaluation is None:
+        # one compiled pass: the agent MDPs serve the evaluation and the best responses
+        game.check_policy(policy)
+        phi = np.empty((0, 1))
+        values, _, _, _, best = kernels.batch_evaluate(
+            game.transition, game.rewards, phi, np.ascontiguousarray(policy.probs[None]),
+            game.joint_actions, np.array(game.action_sizes, dtype=np.int64), game.gamma,
+            game.initial, True, IMPROVE_TOL, MAX_PI_ITER)
+        current = values[0] @ game.initial
+        best_values = best[0]
+    else:
+        ev = _check_evaluation(game, policy, evaluation)
+        current = ev.value_at_initial
+        best_values = [_best_value(game, policy, i,
+                                   np.argmax(ev.local_q(i), axis=1).astype(np.int64),
+                                   ev.values[i]) for i in range(game.n_agents)]
     gaps = np.empty(game.n_agents)
     for i in range(game.n_agents):
-        init = np.argmax(ev.local_q(i), axis=1).astype(np.int64)
-        gap = _best_value(game, policy, i, init, ev.values[i]) - current[i]
+        gap = best_values[i] - current[i]
         floor = GAP_TOL * max(1.0, abs(current[i]))
         if gap < -floor:
             raise RuntimeError(f"agent {i}'s best response is worse than its policy by "

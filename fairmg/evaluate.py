@@ -13,7 +13,7 @@ import numpy as np
 from ._validate import check_finite_result, check_game
 from .linear import PolicySystem, policy_values
 
-__all__ = ["Evaluation", "evaluate", "policy_values", "PolicySystem"]
+__all__ = ["Evaluation", "evaluate", "check_evaluation", "policy_values", "PolicySystem"]
 
 
 class Evaluation:
@@ -138,3 +138,21 @@ def evaluate(game, policy) -> Evaluation:
     V = np.ascontiguousarray(V)
     local = game.local_q(V, policy)
     return Evaluation(game, policy, V, None, local, d, potential, system.residual)
+
+
+def check_evaluation(game, policy, evaluation=None) -> Evaluation:
+    """``evaluate(game, policy)``, or ``evaluation`` after checking that it is an
+    :class:`Evaluation` of ``policy`` in ``game`` (errors name the argument)."""
+    check_game(game).check_policy(policy)
+    if evaluation is None:
+        return evaluate(game, policy)
+    if not isinstance(evaluation, Evaluation):
+        raise TypeError(f"evaluation must be an Evaluation (fairmg.evaluate(game, policy)), "
+                        f"got {type(evaluation).__name__}")
+    if evaluation.game is not game:
+        raise ValueError(f"evaluation is of another game, {evaluation.game!r} (pass "
+                         f"evaluate(game, policy))")
+    if evaluation.policy is not policy and not np.array_equal(evaluation.policy.probs,
+                                                              policy.probs):
+        raise ValueError("evaluation is not of policy (pass evaluate(game, policy))")
+    return evaluation

@@ -18,7 +18,8 @@ import scipy.sparse.linalg as spla
 
 __all__ = ["PolicySystem", "SOLVE_RTOL", "KRYLOV_MAXITER", "policy_values"]
 
-#: Relative residual ``||b - (I - gamma P) x|| / ||b||`` required of a matrix-free solve.
+#: Relative residual ``||b - (I - gamma P) x|| / ||b||`` required of a matrix-free solve
+#: (or the larger one float64 can certify at gamma near 1: :meth:`PolicySystem.attainable_rtol`).
 SOLVE_RTOL = 1e-12
 #: Restart cycles of GMRES (restart 60) before a matrix-free solve reports failure.
 KRYLOV_MAXITER = 200
@@ -61,7 +62,7 @@ class PolicySystem:
     def transition(self) -> np.ndarray:
         """:math:`P_\\pi` as a dense (S, S) array (built by the matrix-free product if needed)."""
         if self._P is None:
-            from .._validate import check_memory
+            from ._validate import check_memory
             check_memory(float(self.n_states) ** 2, "the dense policy transition (S, S)")
             self._P = np.stack([self._matvec(e) for e in np.eye(self.n_states)], axis=1)
         return self._P
@@ -100,6 +101,15 @@ class PolicySystem:
             return np.linalg.solve(self._dense_lhs().T, rhs)
         return self._krylov(self._rmatvec, rhs, None)
 
+    def attainable_rtol(self) -> float:
+        r"""The relative residual a matrix-free solve must reach: :data:`SOLVE_RTOL`, or
+        what float64 can certify for :math:`I - \gamma P_\pi` when that is larger --
+        16 eps times its condition bound :math:`(1 + \gamma)/(1 - \gamma)` (the residual
+        of the exact solution, rounded, is already that large; at gamma = 0.999999 it is
+        7e-9)."""
+        g = self.gamma
+        return max(SOLVE_RTOL, 16 * np.finfo(np.float64).eps * (1.0 + g) / (1.0 - g))
+
     def _krylov(self, product, b, x0):
         S, g = self.n_states, self.gamma
         op = spla.LinearOperator((S, S), matvec=lambda x: x - g * product(x), dtype=np.float64)
@@ -111,12 +121,13 @@ class PolicySystem:
         def cb(_):
             count[0] += 1
 
-        x, info = spla.gmres(op, b, x0=x0, rtol=SOLVE_RTOL, atol=0.0, restart=60,
+        rtol = self.attainable_rtol()
+        x, info = spla.gmres(op, b, x0=x0, rtol=rtol, atol=0.0, restart=60,
                              maxiter=KRYLOV_MAXITER, callback=cb, callback_type="pr_norm")
         res = float(np.linalg.norm(b - op.matvec(x))) / bnorm
         self.iterations += count[0]
         self.residual = max(self.residual, res)
-        if info != 0 and res > 100 * SOLVE_RTOL:
+        if info != 0 and res > 100 * rtol:
             raise RuntimeError(f"matrix-free policy evaluation did not converge: relative "
                                f"residual {res:.3g} after {count[0]} GMRES iterations")
         return x

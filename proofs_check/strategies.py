@@ -171,7 +171,8 @@ def _game_arrays_raw(draw, n_agents, max_states, min_states, max_actions, kind, 
                      initial, sparse, tfams=None, rfams=None):
     lo_n, hi_n = _int_range(n_agents, "n_agents")
     n = draw(st.integers(lo_n, hi_n))
-    sizes = tuple(draw(st.lists(st.integers(1, max_actions), min_size=n, max_size=n)))
+    lo_a, hi_a = _int_range(max_actions, "max_actions")
+    sizes = tuple(draw(st.lists(st.integers(lo_a, hi_a), min_size=n, max_size=n)))
     S = draw(st.integers(min_states, max_states))
     A = int(np.prod(sizes))
     g = draw(gamma)
@@ -221,7 +222,8 @@ def _game_arrays_raw(draw, n_agents, max_states, min_states, max_actions, kind, 
 def _game_seeded(draw, n_agents, max_states, min_states, max_actions, kind, gamma):
     lo_n, hi_n = _int_range(n_agents, "n_agents")
     n = draw(st.integers(lo_n, hi_n))
-    sizes = tuple(draw(st.lists(st.integers(1, max_actions), min_size=n, max_size=n)))
+    lo_a, hi_a = _int_range(max_actions, "max_actions")
+    sizes = tuple(draw(st.lists(st.integers(lo_a, hi_a), min_size=n, max_size=n)))
     S = draw(st.integers(min_states, max_states))
     g = draw(gamma)
     kind = draw(st.sampled_from(kind)) if isinstance(kind, tuple) else kind
@@ -242,8 +244,10 @@ def games(n_agents=(1, 3), max_states: int = 4, max_actions: int = 3, *,
     Parameters
     ----------
     n_agents : int or (lo, hi)
-    max_states, min_states, max_actions : int
-        Size bounds (each agent has 1..max_actions actions).
+    max_states, min_states : int
+        Size bounds.
+    max_actions : int or (lo, hi)
+        Each agent has 1..max_actions (or lo..hi) actions.
     kind : {"general", "identical", "potential"} or a tuple of them
         ``potential``: :func:`potential_game` with a random set of transition
         controllers, optional shaping and dummy terms (the game carries ``potential``).
@@ -278,7 +282,8 @@ def games(n_agents=(1, 3), max_states: int = 4, max_actions: int = 3, *,
             raise ValueError(f"kind must be in {GAME_KINDS}, got {k!r}")
     if initial not in ("uniform", "random", "any"):
         raise ValueError(f"initial must be 'uniform', 'random' or 'any', got {initial!r}")
-    if not 1 <= min_states <= max_states or max_actions < 1:
+    _int_range(max_actions, "max_actions")
+    if not 1 <= min_states <= max_states:
         raise ValueError(f"need 1 <= min_states <= max_states and max_actions >= 1, got "
                          f"{min_states}, {max_states}, {max_actions}")
     if draw == "seed":

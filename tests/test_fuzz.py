@@ -161,12 +161,12 @@ def array_junk(valid):
 
 
 # ------------------------------------------------------------------- valid instances
-GAMMAS = st.sampled_from([0.0, 0.5, 0.9, 0.99])
-
-
 def fm_max_gamma() -> float:
     from fairmg._validate import MAX_GAMMA
     return MAX_GAMMA
+
+
+GAMMAS = st.sampled_from([0.0, 0.5, 0.9, 0.99, fm_max_gamma()])
 seeds = st.integers(0, 2**32 - 1)
 
 
@@ -201,9 +201,13 @@ def games(draw, kinds=("random", "potential", "identical", "coordination", "matr
     sizes = tuple(draw(st.lists(st.integers(1, 3), min_size=n, max_size=n)))
     if kind.startswith("factored"):
         local = tuple(draw(st.lists(st.integers(1, 2), min_size=n, max_size=n)))
-        return fm.games.random_factored_game(
+        g = fm.games.random_factored_game(
             local, sizes, gamma, rng=seed, dependence=draw(st.sampled_from(
                 ["global", "local", "action"])), joint_rewards=kind == "factored_joint")
+        if draw(st.booleans()):     # matrix-free (GMRES) policy evaluation
+            g = fm.FactoredGame(g._local_forms(), g.rewards, g.gamma, g.initial,
+                                name="matrix-free", dense_states=0)
+        return g
     S = draw(st.integers(1, 4))
     rkind = {"random": "general"}.get(kind, kind)
     return fm.games.random_game(S, sizes, gamma, rng=seed, kind=rkind,
@@ -788,6 +792,20 @@ def fairness(data):
     fuzz(data, getattr(fx, name), spec)
 
 
+@target
+def fair_objective(data):
+    g = data.draw(games(kinds=("random", "potential", "identical", "coordination",
+                               "factored", "factored_joint")))     # rewards in [0, 3]
+    p = data.draw(policies(g))
+    fuzz(data, fx.fair_objective, dict(
+        game=(g, "game"), policy=(p, "policy"),
+        alpha=(data.draw(st.sampled_from([0.0, 0.5, 1.0, 2.0, np.inf])), "scalar"),
+        nu=(data.draw(st.sampled_from([0.5, 1.0])), "scalar"),
+        form=(data.draw(st.sampled_from(["utility", "mean"])), ("choice", ("utility", "mean"))),
+        per_initial=(data.draw(st.booleans()), "scalar"),
+        evaluation=(fm.evaluate(g, p), "policy")), game=g)
+
+
 def test_every_public_function_is_fuzzed():
     """The fuzz covers ``fairmg.__all__``'s callables and every game generator."""
     covered = {"MarkovGame", "FactoredGame", "ProductPolicy", "evaluate", "best_response",
@@ -799,7 +817,7 @@ def test_every_public_function_is_fuzzed():
     gens = {n for n in fm.games.__all__ if callable(getattr(fm.games, n))} - {
         "Game", "MarkovGame", "FactoredGame"}
     assert gens <= set(TARGETS), gens - set(TARGETS)
-    assert set(fx.__all__) - {"EquityReport", "EXCESS_KINDS"} <= set(FAIRNESS)
+    assert set(fx.__all__) - {"EquityReport", "EXCESS_KINDS"} <= set(FAIRNESS) | set(TARGETS)
 
 
 @pytest.mark.parametrize("name", sorted(TARGETS))

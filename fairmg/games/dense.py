@@ -88,6 +88,9 @@ class MarkovGame(Game):
             potential = as_float_array(potential, "potential", 2)
             if potential.shape != (S, A):
                 raise ValueError(f"potential must have shape ({S}, {A}), got {potential.shape}")
+        self._store(P, R, gamma, mu, sizes, potential, name)
+
+    def _store(self, P, R, gamma, mu, sizes, potential, name) -> None:
         self.transition = P
         self.rewards = R
         self.gamma = gamma
@@ -98,6 +101,18 @@ class MarkovGame(Game):
         for arr in (self.transition, self.rewards, self.initial, self.potential):
             if arr is not None:
                 arr.setflags(write=False)
+
+    @classmethod
+    def _from_valid(cls, P, R, gamma, sizes, potential=None, name=None) -> "MarkovGame":
+        """A game from float64 arrays a generator of this package built valid by
+        construction (rows of ``P`` sum to 1, finite bounded rewards): no copy, no check.
+        Users construct with the validating constructor."""
+        game = cls.__new__(cls)
+        S = P.shape[0]
+        game._store(np.ascontiguousarray(P), np.ascontiguousarray(R), float(gamma),
+                    np.full(S, 1.0 / S), tuple(sizes),
+                    None if potential is None else np.ascontiguousarray(potential), name)
+        return game
 
     # -- sizes ---------------------------------------------------------------------------
     @property
