@@ -48,7 +48,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._validate import check_game, check_int, check_scalar
-from .evaluate import evaluate
+from .evaluate import check_evaluation
 
 __all__ = ["fair_objective", "fair_weights", "contextual_visitation",
            "fair_visitation", "fair_advantage", "multi_agent_fair_advantage", "surrogate",
@@ -71,13 +71,7 @@ def _nu(nu) -> float:
 
 
 def _evaluation(game, policy, evaluation):
-    check_game(game).check_policy(policy)
-    if evaluation is None:
-        return evaluate(game, policy)
-    if evaluation.policy is not policy and not np.array_equal(evaluation.policy.probs,
-                                                               policy.probs):
-        raise ValueError("evaluation belongs to another policy")
-    return evaluation
+    return check_evaluation(game, policy, evaluation)   # type, game, policy: named
 
 
 def _shifted(game, values, nu) -> np.ndarray:
@@ -424,7 +418,10 @@ def trust_region_argmax(W, p, C, *, tol: float = 1e-10, max_iter: int = 200
     p = np.asarray(p, dtype=np.float64)
     C = float(C)
     supp = p > 0
-    base = np.sum(p * W, axis=1)
+    # <q - p, W_s> is unchanged by a per-row shift: centre each row at <p_s, W_s>, so that
+    # tolerances and brackets follow the surrogate's spread, not its level
+    W = W - np.sum(p * W, axis=1, keepdims=True)
+    base = np.zeros(W.shape[0])
     best = W.max(axis=1)
     B = float(np.sum(best - base))                           # max of the linear part
     scale = float(np.abs(W).max()) if W.size else 0.0

@@ -20,7 +20,7 @@ import numpy as np
 from . import kernels
 from ._validate import (as_float_array, as_index_array, check_bool, check_distributions,
                         check_game, check_gamma, check_int, check_scalar)
-from .evaluate import Evaluation, check_evaluation, evaluate
+from .evaluate import Evaluation, check_evaluation
 from .policy import ProductPolicy
 
 __all__ = ["MDPSolution", "BestResponse", "SocialOptimum", "solve_mdp", "howard",
@@ -337,7 +337,7 @@ def nash_gap(game, policy: ProductPolicy, *, per_agent: bool = False,
     Gaps within ``GAP_TOL * max(1, |V^i(mu)|)`` below 0 are round-off and reported as 0.
     """
     per_agent = check_bool(per_agent, "per_agent")
-    if game.is_dense and evaluation is None:
+    if check_game(game).is_dense and evaluation is None:
         # one compiled pass: the agent MDPs serve the evaluation and the best responses
         game.check_policy(policy)
         phi = np.empty((0, 1))

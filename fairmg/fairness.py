@@ -95,7 +95,11 @@ def _first(mask: np.ndarray) -> tuple | None:
 
 def _outcomes(x, name: str = "x", *, sign: str | None = None) -> np.ndarray:
     """``x`` as a float64 array ``[..., N]``; ``sign`` is None, "nonnegative" or "positive"."""
-    arr = np.asarray(x)
+    try:
+        arr = np.asarray(x)
+    except (TypeError, ValueError) as exc:       # ragged nested sequences
+        raise TypeError(f"{name} must be a real numeric array, got a ragged or non-numeric "
+                        f"{type(x).__name__}") from exc
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name} must be a real numeric array, got dtype {arr.dtype}")
     arr = arr.astype(np.float64)
@@ -117,7 +121,7 @@ def _outcomes(x, name: str = "x", *, sign: str | None = None) -> np.ndarray:
 
 
 def _real_scalar(value, name: str) -> float:
-    if isinstance(value, (str, bytes)) or np.iscomplexobj(value):
+    if isinstance(value, (str, bytes, list, tuple, dict, set)) or np.iscomplexobj(value):
         raise TypeError(f"{name} must be a real number, got {value!r}")
     try:
         return float(value)
@@ -553,8 +557,13 @@ def alpha_fair_utility(x, alpha: float, *, centered: bool = False):
     if np.isinf(alpha):
         raise ValueError("alpha is inf: U_inf has no per-agent form; use "
                          "alpha_fair_welfare(x, inf) (the minimum) instead")
-    scalar = np.ndim(x) == 0
-    x = _alpha_fair_domain(np.atleast_1d(x), alpha)
+    try:
+        scalar = np.ndim(x) == 0
+        x = np.atleast_1d(x)
+    except (TypeError, ValueError) as exc:       # ragged nested sequences
+        raise TypeError(f"x must be a real numeric array, got a ragged or non-numeric "
+                        f"{type(x).__name__}") from exc
+    x = _alpha_fair_domain(x, alpha)
     with np.errstate(divide="ignore", over="ignore"):
         if alpha == 1.0:
             u = np.log(x)

@@ -1,5 +1,6 @@
 """Best responses, Nash-gap, social optimum and POA against independent solvers."""
 import itertools
+import warnings
 
 import nashpy
 import numpy as np
@@ -112,7 +113,7 @@ def test_prisoners_dilemma_gap_and_poa():
 
 def test_poa_rejects_non_positive_optimum():
     g = fm.games.matrix_game(-np.ones((2, 2)))
-    with pytest.raises(ValueError, match="social optimum .* is -2"):
+    with pytest.raises(ValueError, match="game has social optimum -2"):
         fm.price_of_anarchy(g, fm.ProductPolicy.uniform(g))
 
 
@@ -190,3 +191,91 @@ def test_an_evaluation_of_another_policy_is_rejected():
         with pytest.raises(ValueError, match="evaluation is not of policy"):
             f(g, det, evaluation=fm.evaluate(g, uniform))
         assert f(g, det, evaluation=fm.evaluate(g, det)) == f(g, det)
+
+
+# -- issue 10: bad inputs get a clear error naming the argument -------------------------
+def test_largest_rewards_give_finite_gap_and_poa_and_1e308_is_refused():
+    """Issue 10: rewards of +-1e308 mixed gave nash_gap = inf and POA 0.0 with a
+    RuntimeWarning. They are refused at construction; the largest accepted ones (1e150,
+    mixed signs, the largest discount) give finite results."""
+    from fairmg._validate import MAX_GAMMA
+    P = np.full((2, 4, 2), 0.5)
+    R = np.zeros((2, 2, 4))
+    R[0, :, 0], R[1, :, 0], R[0, :, 3] = 1e308, -1e308, 1.0
+    with pytest.raises(ValueError, match=r"rewards\[0, 0, 0\] is 1e\+308, expected \|value\| "
+                                         r"<= 1e\+150 \(rescale it\)"):
+        fm.MarkovGame(P, R, 0.9, action_sizes=(2, 2))
+    with pytest.raises(ValueError, match=r"payoffs\[0, 1\] is -1e\+308"):
+        fm.games.matrix_game([[1.0, -1e308], [1e308, 1.0]])
+    R = np.zeros((2, 2, 4))                              # |r| <= 1e150, mixed signs
+    R[0, :, :] = 1e150 * np.array([1.0, 0.0, 0.0, 0.5])
+    R[1, :, :] = -1e150 * np.array([0.0, 1.0, 0.0, 0.25])
+    g = fm.MarkovGame(P, R, MAX_GAMMA, action_sizes=(2, 2))
+    pol = fm.ProductPolicy.uniform(g)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        gap = fm.nash_gap(g, pol)
+        assert np.isfinite(gap) and gap > 1e150
+        opt = fm.social_optimum(g)          # joint action 0 forever: 1e150 / (1 - gamma)
+        assert opt.value == pytest.approx(1e150 / (1 - MAX_GAMMA), rel=1e-6)
+        # uniform: sum_i r^i averages (1 - 1 + 0 + 0.25) / 4 * 1e150
+        assert fm.price_of_anarchy(g, pol) == pytest.approx(0.0625, rel=1e-6)
+
+
+def test_social_optimum_of_the_largest_accepted_rewards():
+    """The summed reward of N agents may exceed the per-agent cap: social_optimum used to
+    refuse such a valid game with an error about an internal ``r``."""
+    g = fm.games.matrix_game(np.full((2, 2), 1e150))
+    assert fm.social_optimum(g).value == pytest.approx(2e150)
+
+
+def test_non_games_are_refused_naming_the_argument():
+    """v2 regression (fuzz): a non-Game ``game`` raised AttributeError deep inside."""
+    g = fm.games.coordination(2)
+    pol = fm.ProductPolicy.uniform(g)
+    for call in (lambda: fm.evaluate("abc", pol), lambda: fm.best_response(pol, pol, 0),
+                 lambda: fm.nash_gap(None, pol), lambda: fm.social_optimum(3),
+                 lambda: fm.price_of_anarchy(fm.games, pol)):
+        with pytest.raises(TypeError, match="game must be a fairmg Game"):
+            call()
+
+
+def test_tol_must_be_positive():
+    """A negative ``tol`` made policy iteration cycle for 10000 steps and then raise
+    RuntimeError; a string or NaN one gave a raw comparison error."""
+    g = fm.games.coordination(2, eps=0.0, gamma=0.0)
+    pol = fm.ProductPolicy.uniform(g)
+    for tol, exc in ((-1.0, ValueError), (0.0, ValueError), (np.nan, ValueError),
+                     ("1e-9", TypeError)):
+        with pytest.raises(exc, match="tol"):
+            fm.best_response(g, pol, 0, tol=tol)
+        with pytest.raises(exc, match="tol"):
+            fm.solve_mdp(*g.agent_mdp(pol, 0), 0.5, tol=tol)
+
+
+def test_an_evaluation_of_another_game_is_rejected():
+    """nash_gap(evaluation=...) compared only the policy tables: an evaluation of the
+    uniform policy in another game of the same shape gave a silently wrong gap."""
+    g = fm.games.random_game(3, (2, 2), 0.9, rng=0)
+    h = fm.games.random_game(3, (2, 2), 0.9, rng=1)
+    pol = fm.ProductPolicy.uniform(g)
+    for f in (fm.nash_gap, fm.price_of_anarchy):
+        with pytest.raises(ValueError, match="evaluation is of another game"):
+            f(g, pol, evaluation=fm.evaluate(h, fm.ProductPolicy.uniform(h)))
+        with pytest.raises(TypeError, match="evaluation must be an Evaluation"):
+            f(g, pol, evaluation=pol.probs)
+
+
+def test_gamma_too_close_to_one_is_refused():
+    """At gamma = 1 - 2**-53 the visitation came out half of 1/(1-gamma) and nash_gap
+    raised 'a numerical failure'; such discounts are refused, the largest accepted one
+    (MAX_GAMMA) is solved accurately."""
+    from fairmg._validate import MAX_GAMMA
+    for gamma in (1 - 2**-53, 1 - 1e-9):
+        with pytest.raises(ValueError, match="gamma is .* loses too many digits"):
+            fm.games.random_game(3, (2, 2), gamma, rng=1)
+    g = fm.games.random_game(3, (2, 2), MAX_GAMMA, rng=1)
+    pol = fm.ProductPolicy.from_logits(g, np.random.default_rng(0).normal(size=(2, 3, 2)))
+    ev = fm.evaluate(g, pol)
+    assert ev.visitation.sum() * (1 - MAX_GAMMA) == pytest.approx(1.0, rel=1e-8)
+    assert fm.nash_gap(g, pol) > 0

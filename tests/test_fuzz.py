@@ -26,8 +26,7 @@ from contextlib import contextmanager
 
 import numpy as np
 import pytest
-from hypothesis import note, strategies as st
-from hypothesis import given
+from hypothesis import given, note, strategies as st
 from hypothesis.extra import numpy as hnp
 
 import fairmg as fm
@@ -323,6 +322,10 @@ class Hang(Exception):
 
 @contextmanager
 def time_limit(seconds: int):
+    if not hasattr(signal, "SIGALRM"):       # Windows: no alarm, no hang detection
+        yield
+        return
+
     def handler(signum, frame):
         raise Hang(f"call did not return within {seconds} s")
 
@@ -804,6 +807,92 @@ def fair_objective(data):
         form=(data.draw(st.sampled_from(["utility", "mean"])), ("choice", ("utility", "mean"))),
         per_initial=(data.draw(st.booleans()), "scalar"),
         evaluation=(fm.evaluate(g, p), "policy")), game=g)
+
+
+# ------------------------------------------------------------- pinned cases (issue 10)
+def test_decentralized_value_names_pi_and_rho():
+    """Issue 10: a ``rho`` from another game gave a raw numpy error naming no argument; an
+    infinite divergence now says which agent, state and tables."""
+    g = fm.games.coordination(2)
+    pi = fm.ProductPolicy.uniform(g)
+    other = fm.ProductPolicy.uniform(fm.games.coordination(3))
+    with pytest.raises(ValueError, match=r"rho has shape \(3, 8, 2\) and action sizes "
+                                         r"\(2, 2, 2\), which do not fit"):
+        fdyn.decentralized_value(g, pi, other, "kl", 1.0)
+    with pytest.raises(ValueError, match=r"pi has shape"):
+        fdyn.decentralized_q(g, other, pi, "kl", 1.0)
+    det = fm.ProductPolicy.deterministic(g, np.zeros((2, 4), int))
+    with pytest.raises(ValueError, match=r"pi and rho: D_kl\(pi\^0 \|\| rho\^0\) is "
+                                         r"infinite in state 0"):
+        fdyn.decentralized_value(g, pi, det, "kl", 1.0)
+    with pytest.raises(ValueError, match="penalty must be one of"):
+        fdyn.decentralized_value(g, pi, pi, "kl", 1.0, penalty=None)
+
+
+def test_fdiv_helpers_refuse_non_games_and_name_scalars():
+    """tvpo_omega, value_bound, decentralized_critic and alice_bob_policy raised
+    AttributeError on a non-game; alice_bob_game(a=1e151) blamed ``payoffs``, a complex
+    ``b`` or ``p`` gave a raw float()/comparison error."""
+    g = fm.games.coordination(2)
+    for call in (lambda: fdyn.tvpo_omega("g"), lambda: fdyn.value_bound(fm.games),
+                 lambda: fdyn.decentralized_critic(None, fm.ProductPolicy.uniform(g), 0),
+                 lambda: fdyn.alice_bob_policy(fm.ProductPolicy.uniform(g), 0.5, 0.5),
+                 lambda: fm.dynamics.fdiv_iteration(3, fm.ProductPolicy.uniform(g))):
+        with pytest.raises(TypeError, match="game must be a fairmg Game"):
+            call()
+    with pytest.raises(ValueError, match=r"a is 1e\+151, expected \|a\| <= 1e\+150"):
+        fdyn.alice_bob_game(1e151, 0, 0, 1)
+    with pytest.raises(TypeError, match="b must be a float"):
+        fdyn.alice_bob_game(1, 1j, 0, 1)
+    game = fdyn.alice_bob_game(1, 0, 0, 2)
+    with pytest.raises(TypeError, match="p must be a float"):
+        fdyn.alice_bob_policy(game, 0.5j, 0.5)
+    with pytest.raises(ValueError, match=r"q is 1.5, expected a finite number >= 0 and <= 1"):
+        fdyn.alice_bob_policy(game, 0.5, 1.5)
+    with pytest.raises(ValueError, match="pol0 has shape"):
+        fm.dynamics.tvpo(g, fm.ProductPolicy.uniform(fm.games.coordination(3)))
+
+
+def test_marginalize_checks_its_arrays():
+    """marginalize trusted its arguments: an inf table gave inf, a string table a raw
+    float() error, a probs list "list indices must be integers", keep=True "'bool' object
+    is not iterable", probs rows that were no distributions a silently wrong average."""
+    g = fm.games.random_game(2, (2, 3), 0.9, rng=0)
+    p = fm.ProductPolicy.uniform(g).probs
+    T = np.array(g.rewards)
+    marg = fm.marginals.marginalize
+    np.testing.assert_allclose(marg(T, p, (2, 3), (1,)), T.reshape(2, 2, 2, 3).mean(axis=2))
+    bad = T.copy()
+    bad[1, 0, 4] = np.inf
+    cases = [(lambda: marg(bad, p, (2, 3)), ValueError, r"table\[1, 0, 4\] is inf"),
+             (lambda: marg(T.astype(str), p, (2, 3)), TypeError, "table must be a numeric"),
+             (lambda: marg(T, p.tolist()[:1], (2, 3)), ValueError, r"probs must have shape "
+                                                                   r"\(2, 2, A_max >= 3\)"),
+             (lambda: marg(T, 2 * p, (2, 3)), ValueError, r"probs\[0, 0, :\] sums to 2"),
+             (lambda: marg(T, p, (2, 3), True), TypeError, "keep must be a sequence"),
+             (lambda: marg(T, p, (2, 3), (0, 0)), ValueError, "keep has repeated agents"),
+             (lambda: marg(T, p, (2, 3), (2,)), ValueError, r"keep\[0\] \(an agent of "
+                                                            r"action_sizes \(2, 3\)\)"),
+             (lambda: marg(T, p, (2, 10**30)), ValueError, r"action_sizes \(2, "),
+             (lambda: marg(T[0, 0], p, (2, 3)), ValueError, r"table must have shape "
+                                                            r"\(\.\.\., S, A\)")]
+    for call, exc, match in cases:
+        with pytest.raises(exc, match=match):
+            call()
+
+
+def test_multi_agent_marginals_name_agents_and_given():
+    """Errors in ``agents`` / ``given`` said "keep[...]" or "agent"."""
+    g = fm.games.random_game(2, (2, 2), 0.9, rng=0)
+    u = fm.ProductPolicy.uniform(g)
+    with pytest.raises(ValueError, match=r"agents\[0\] must be an int in \[0, 1\], got 2"):
+        fm.marginals.multi_agent_q(g, u, (2,))
+    with pytest.raises(TypeError, match=r"given\[0\] must be an int"):
+        fm.marginals.multi_agent_advantage(g, u, (0,), given=("1",))
+    with pytest.raises(TypeError, match="game must be a fairmg Game"):
+        fm.marginals.local_q(u, u, np.zeros((2, 2)))
+    with pytest.raises(ValueError, match=r"values must have one row per agent \(2\)"):
+        fm.marginals.local_q(g, u, np.zeros((1, 2)))
 
 
 def test_every_public_function_is_fuzzed():

@@ -160,3 +160,100 @@ def test_game_arrays_are_read_only():
     for arr in (g.transition, g.rewards, g.initial, g.potential, g.joint_actions):
         with pytest.raises(ValueError, match="read-only"):
             arr[(0,) * arr.ndim] = 1.0
+
+
+# -- issue 10: bad inputs get a clear error naming the argument -------------------------
+@pytest.mark.parametrize("imag", [0.0, 1e-3])
+def test_complex_transition_is_refused(imag):
+    """Issue 10: a complex transition was accepted with the imaginary part dropped."""
+    P, R = small_arrays()
+    with pytest.raises(TypeError, match="transition must be a numeric array of real numbers, "
+                                        "got complex entries"):
+        fm.MarkovGame(P + 1j * imag, R, 0.9, action_sizes=(2, 3))
+    with pytest.raises(TypeError, match="rewards must be a numeric array of real numbers, "
+                                        "got complex entries"):
+        fm.MarkovGame(P, R.astype(complex), 0.9, action_sizes=(2, 3))
+
+
+def test_policy_constructors_refuse_non_games():
+    """ProductPolicy(pol, probs) and friends raised AttributeError on a non-game."""
+    g = fm.games.coordination(2)
+    u = fm.ProductPolicy.uniform(g)
+    for call in (lambda: fm.ProductPolicy(u, u.probs), lambda: fm.ProductPolicy.uniform("g"),
+                 lambda: fm.ProductPolicy.from_logits(None, np.zeros((2, 4, 2))),
+                 lambda: fm.ProductPolicy.deterministic(u, np.zeros((2, 4), int)),
+                 lambda: fm.ProductPolicy.from_joint_actions(3, [0, 0, 0, 0])):
+        with pytest.raises(TypeError, match="game must be a fairmg Game"):
+            call()
+
+
+def test_replace_and_mix_name_their_arguments():
+    """replace's row errors said probs; mix(other=array) said policy; mix(agents=True)
+    raised "'bool' object is not iterable"."""
+    g = fm.MarkovGame(*small_arrays(), 0.9, action_sizes=(2, 3))
+    u = fm.ProductPolicy.uniform(g)
+    with pytest.raises(ValueError, match=r"row\[1, :\] sums to 0\.5"):
+        u.replace(0, [[0.0, 1.0], [0.5, 0.0]])
+    with pytest.raises(ValueError, match=r"row\[0, 1\] is -1"):
+        u.replace(0, [[2.0, -1.0], [0.5, 0.5]])
+    with pytest.raises(ValueError, match=r"row\[1, 2\] is 0\.5 but agent 0 has only 2 actions"):
+        u.replace(0, [[0.0, 1.0, 0.0], [0.5, 0.0, 0.5]])
+    with pytest.raises(ValueError, match=r"row must have shape \(2, 2\) \(states, actions of "
+                                         r"agent 0\)"):
+        u.replace(0, np.full((2, 1), 1.0))
+    with pytest.raises(TypeError, match="other must be a ProductPolicy, got ndarray"):
+        u.mix(u.probs, [0])
+    with pytest.raises(TypeError, match="agents must be a sequence of agent indices"):
+        u.mix(u, True)
+    with pytest.raises(ValueError, match=r"agents\[1\] must be an int in \[0, 1\], got 2"):
+        u.mix(u, [0, 2])
+
+
+def test_extreme_logits_give_a_policy_without_warnings():
+    """Logits +-1e308 made the stable softmax overflow (theta - max = -inf) with a
+    RuntimeWarning."""
+    import warnings
+    g = fm.MarkovGame(*small_arrays(), 0.9, action_sizes=(2, 3))
+    theta = np.zeros((2, 2, 3))
+    theta[1, 0] = [1e308, -1e308, 0.0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        pol = fm.ProductPolicy.from_logits(g, theta)
+    np.testing.assert_array_equal(pol.probs[1, 0], [1.0, 0.0, 0.0])
+    from fairmg.policy import log_softmax
+    with pytest.raises(ValueError, match=r"theta\[1, 0, 1\] gives log-probability -inf"):
+        log_softmax(theta, g.action_mask)
+
+
+def test_game_marginals_check_values_and_agent_lists():
+    """values with NaN gave NaN marginals; keep=True raised "'bool' object is not
+    iterable"; a string values gave a raw float() error."""
+    g = fm.games.random_game(3, (2, 2), 0.9, rng=0)
+    u = fm.ProductPolicy.uniform(g)
+    V = np.zeros((2, 3))
+    V[1, 2] = np.nan
+    with pytest.raises(ValueError, match=r"values\[1, 2\] is nan, expected a finite number"):
+        g.continuation(V, u, (0,))
+    with pytest.raises(ValueError, match=r"values\[1, 2\] is nan"):
+        fm.marginals.local_q(g, u, V)
+    with pytest.raises(TypeError, match="values must be a numeric array"):
+        g.joint_continuation("abc")
+    with pytest.raises(TypeError, match="keep must be a sequence of agent indices"):
+        g.reward_marginal(u, True)
+    with pytest.raises(ValueError, match=r"keep\[0\] must be an int in \[0, 1\], got 5"):
+        g.reward_marginal(u, [5])
+
+
+def test_matrix_free_policy_systems():
+    """PolicySystem.transition() of a matrix-free system raised ImportError (a relative
+    import beyond the package); at the largest discount GMRES was held to a residual
+    float64 cannot certify and raised 'did not converge'."""
+    from fairmg._validate import MAX_GAMMA
+    g = fm.games.random_factored_game((2, 2), (2, 2), MAX_GAMMA, rng=0)
+    free = fm.FactoredGame(g._local_forms(), g.rewards, g.gamma, dense_states=0)
+    u = fm.ProductPolicy.uniform(g)
+    np.testing.assert_allclose(free.policy_transition(u), g.policy_transition(u), atol=1e-15)
+    pol = fm.ProductPolicy.from_logits(g, np.random.default_rng(1).normal(size=(2, 4, 2)))
+    dense_ev, free_ev = fm.evaluate(g, pol), fm.evaluate(free, pol)
+    np.testing.assert_allclose(free_ev.values, dense_ev.values, rtol=1e-7)
+    assert fm.nash_gap(free, pol) == pytest.approx(fm.nash_gap(g, pol), rel=1e-6, abs=1e-3)

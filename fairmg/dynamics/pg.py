@@ -33,7 +33,7 @@ import numpy as np
 from numba import njit
 
 from ..evaluate import Evaluation, evaluate
-from .._validate import as_float_array, check_scalar
+from .._validate import NonFiniteError, as_float_array, check_scalar
 from ..games.base import Game
 from ..policy import ProductPolicy, softmax
 from ..policy import log_softmax as _log_softmax
@@ -76,7 +76,7 @@ def check_logits(game: Game, theta0, name: str = "theta0", *, batch: bool = Fals
 
 def _check_finite_update(theta: np.ndarray, what: str) -> np.ndarray:
     if not np.all(np.isfinite(theta)):
-        raise FloatingPointError(
+        raise NonFiniteError(   # a FloatingPointError and a ValueError
             f"{what} produced non-finite logits (max |finite theta| "
             f"{np.abs(theta[np.isfinite(theta)]).max(initial=0):.3g}); lower lr or "
             f"log_barrier")
@@ -381,7 +381,9 @@ def softmax_pg(game: Game, theta0, lr: float = 0.1, iters: int = 400,
         grad = policy_gradient(ev)
         if lam:
             grad = grad + log_barrier_gradient(game, ev.probs, lam)
-        return _check_finite_update(theta + lr * grad, "softmax_pg")
+        with np.errstate(over="ignore", invalid="ignore"):   # reported just below
+            new = theta + lr * grad
+        return _check_finite_update(new, "softmax_pg")
 
     return iterate(game, theta, step, _logits_policy(game), iters,
                    name="softmax-pg" + ("-lb" if lam else ""),
@@ -413,7 +415,9 @@ def npg(game: Game, theta0, lr: float = 0.1, iters: int = 400,
 
     def step(theta, ev):
         direction = natural_directions(game, ev, log_softmax(game, theta), lam)
-        return _check_finite_update(theta + lr * direction, "npg")
+        with np.errstate(over="ignore", invalid="ignore"):   # reported just below
+            new = theta + lr * direction
+        return _check_finite_update(new, "npg")
 
     return iterate(game, theta, step, _logits_policy(game), iters,
                    name="npg" + ("-lb" if lam else ""),
@@ -451,7 +455,8 @@ def best_response_step(game: Game, theta: np.ndarray, policy: ProductPolicy, *,
         proposals.append(_check_finite_update(th_i, "npg_best_response"))
         gains[i] = after - before
     if not np.all(np.isfinite(gains)):
-        raise FloatingPointError(f"npg_best_response: non-finite gains {gains}")
+        raise NonFiniteError(f"npg_best_response: non-finite gains {gains}; lower lr or "
+                             f"log_barrier")
     agent = int(np.argmax(gains))
     out = theta.copy()
     out[agent, :, : game.action_sizes[agent]] = proposals[agent]

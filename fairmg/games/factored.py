@@ -100,18 +100,20 @@ class FactoredGame(Game):
         self.local_states.setflags(write=False)
         R = as_float_array(rewards, "rewards")
         A = self.n_joint_actions
+        whence = (f" (N={N} agents, S={S} states and A={A} joint actions from the "
+                  f"local_transitions)")
         if R.ndim == 2 and R.shape == (N, S):
             self._state_rewards = True
         elif R.ndim == 3 and R.shape[:2] == (N, S):
             check_memory(float(N) * S * A, "a joint reward table (N, S, A)",
                          "give state rewards of shape (N, S)")
             if R.shape[2] != A:
-                raise ValueError(f"rewards must have shape ({N}, {S}) or ({N}, {S}, {A}), "
-                                 f"got {R.shape}")
+                raise ValueError(f"rewards must have shape ({N}, {S}) or ({N}, {S}, {A})"
+                                 f"{whence}, got {R.shape}")
             self._state_rewards = False
         else:
-            raise ValueError(f"rewards must have shape ({N}, {S}) or ({N}, {S}, {A}), got "
-                             f"{R.shape}")
+            raise ValueError(f"rewards must have shape ({N}, {S}) or ({N}, {S}, {A}){whence}, "
+                             f"got {R.shape}")
         self.rewards = R
         self.gamma = check_gamma(gamma)
         if initial is None:
@@ -119,14 +121,14 @@ class FactoredGame(Game):
         else:
             mu = as_float_array(initial, "initial", 1)
             if mu.shape != (S,):
-                raise ValueError(f"initial must have shape ({S},), got {mu.shape}")
+                raise ValueError(f"initial must have shape ({S},){whence}, got {mu.shape}")
             check_distributions(mu, "initial")
         self.initial = mu
         if potential is not None:
             potential = as_float_array(potential, "potential")
             if potential.shape not in ((S,), (S, A)):
-                raise ValueError(f"potential must have shape ({S},) or ({S}, {A}), got "
-                                 f"{potential.shape}")
+                raise ValueError(f"potential must have shape ({S},) or ({S}, {A}){whence}, "
+                                 f"got {potential.shape}")
         self.potential = potential
         self.name = name
         self.dense_states = check_int(dense_states, "dense_states", low=0)

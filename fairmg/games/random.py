@@ -47,7 +47,7 @@ def random_game(n_states: int, action_sizes, gamma: float = 0.9, *, rng=None,
     gamma = check_gamma(gamma)
     rng = as_rng(rng)
     n, A = len(sizes), int(np.prod(sizes, dtype=np.float64))
-    check_dense_size(S, A, "random_game")
+    check_dense_size(S, A, f"random_game(n_states={S}, action_sizes={sizes})")
     n_trans = S if kind == "potential" else S * A
     # Dirichlet(1) rows as Generator.dirichlet draws them (exponentials times the inverse
     # of their sequential sum: the same numbers, bit for bit), in one vectorized call
@@ -115,16 +115,16 @@ def random_factored_game(local_sizes, action_sizes, gamma: float = 0.9, *, rng=N
     gamma = check_gamma(gamma)
     rng = as_rng(rng)
     S = int(np.prod(n_local, dtype=np.float64))
-    check_memory(float(S) * len(sizes), "random_factored_game: the state rewards (N, S)",
+    call = f"random_factored_game(local_sizes={n_local}, action_sizes={sizes})"
+    check_memory(float(S) * len(sizes), f"{call}: the state rewards (N, S)",
                  "fewer agents or local states")
     if joint_rewards:
         check_memory(float(S) * len(sizes) * np.prod(sizes, dtype=np.float64),
-                     "random_factored_game: the joint rewards (N, S, A)",
-                     "use joint_rewards=False")
+                     f"{call}: the joint rewards (N, S, A)", "use joint_rewards=False")
     for j, (n, a) in enumerate(zip(n_local, sizes)):
         lead = {"global": S, "local": n, "action": 1}[dependence]
-        check_memory(float(lead) * a * n, f"random_factored_game: agent {j}'s local "
-                     f"transition ({dependence} dependence)", "fewer local states")
+        check_memory(float(lead) * a * n, f"{call}: agent {j}'s local transition "
+                     f"({dependence} dependence)", "fewer local states")
     locs = []
     for n, a in zip(n_local, sizes):
         lead = {"global": (S,), "local": (n,), "action": ()}[dependence]
