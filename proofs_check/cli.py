@@ -23,6 +23,8 @@ import sys
 import time
 from pathlib import Path
 
+from fairmg.cli import non_negative_int, positive_int
+
 from .core import REGISTRY, Claim, all_claims, load_claims, load_errors
 from .runner import PROFILES, Report, check_claim
 
@@ -342,29 +344,6 @@ def cmd_table(args) -> int:
         return 2
     print(f"wrote {out}", file=sys.stderr)
     return 1 if load_errors() or any(r.status == "error" for r in reports) else 0
-
-
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1 (the error names the flag)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
-    return value
-
-
-def non_negative_int(text: str) -> int:
-    """argparse type: an integer >= 0 (the error names the flag)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got "
-                                         f"{text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:

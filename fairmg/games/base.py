@@ -85,7 +85,19 @@ class Game(abc.ABC):
 
     @property
     def has_potential(self) -> bool:
-        return False
+        """True when the game carries a potential phi (002 Definition 2.2)."""
+        return getattr(self, "potential", None) is not None
+
+    def _repr_fields(self) -> str:
+        """The ``name=value`` fields of ``repr`` beyond agents, states, actions and gamma."""
+        return ""
+
+    def __repr__(self) -> str:
+        name = f"{self.name!r}, " if self.name else ""
+        pot = ", potential" if self.has_potential else ""
+        return (f"{type(self).__name__}({name}agents={self.n_agents}, states={self.n_states}"
+                f"{self._repr_fields()}, action_sizes={self.action_sizes}, "
+                f"gamma={self.gamma}{pot})")
 
     @property
     def max_abs_reward(self) -> float:

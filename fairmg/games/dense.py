@@ -127,15 +127,6 @@ class MarkovGame(Game):
     def n_joint_actions(self) -> int:
         return self.transition.shape[1]
 
-    @property
-    def has_potential(self) -> bool:
-        return self.potential is not None
-
-    def __repr__(self) -> str:
-        name = f"{self.name!r}, " if self.name else ""
-        pot = ", potential" if self.potential is not None else ""
-        return (f"MarkovGame({name}agents={self.n_agents}, states={self.n_states}, "
-                f"action_sizes={self.action_sizes}, gamma={self.gamma}{pot})")
 
     # -- the protocol --------------------------------------------------------------------
     def policy_system(self, policy, *, matrix_free: bool | None = None) -> PolicySystem:

@@ -145,16 +145,8 @@ class FactoredGame(Game):
     def n_states(self) -> int:
         return self._L.shape[1]
 
-    @property
-    def has_potential(self) -> bool:
-        return self.potential is not None
-
-    def __repr__(self) -> str:
-        name = f"{self.name!r}, " if self.name else ""
-        pot = ", potential" if self.potential is not None else ""
-        return (f"FactoredGame({name}agents={self.n_agents}, states={self.n_states}, "
-                f"local_states={tuple(int(n) for n in self.n_local)}, "
-                f"action_sizes={self.action_sizes}, gamma={self.gamma}{pot})")
+    def _repr_fields(self) -> str:
+        return f", local_states={tuple(int(n) for n in self.n_local)}"
 
     # -- local matrices ------------------------------------------------------------------
     def _averaged(self, probs: np.ndarray) -> np.ndarray:
