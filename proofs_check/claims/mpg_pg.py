@@ -379,6 +379,12 @@ def _fisher(g, ev, i):
 def lemma_3_7(c) -> Verdict:
     """Explicit Moore-Penrose step vs the closed form, and vs fairmg.dynamics.npg."""
     g, theta = c.game, c.theta
+    valid = np.broadcast_to(g.action_mask[:, None, :], np.shape(theta))
+    spread = float(np.max(np.where(valid, theta, -np.inf).max(-1)
+                          - np.where(valid, theta, np.inf).min(-1)))
+    # the explicit pinv oracle is only accurate within the stated condition (spreads <= 14);
+    # the local search can leave that domain, where a "violation" is the oracle's round-off
+    assume(spread <= 14.0, f"logit spread {spread:.3g} > 14: outside the pinv oracle's precision")
     grad, ev = ex.policy_gradient(g, theta)
     run = npg(g, theta, lr=c.eta, iters=1, metrics=())
     parts = {}
@@ -496,7 +502,12 @@ def prop_4_3(c) -> Verdict:
     Vp = fm.evaluate(g, c.pi_prime).values.sum(axis=0)
     dev = sum(fm.evaluate(g, c.pi.replace(i, c.pi_prime.probs[i, :, :n])).values[i]
               for i, n in enumerate(g.action_sizes))
-    return Verdict.geq(dev, alpha * Vp - beta * V,
+    with np.errstate(over="ignore", invalid="ignore"):
+        rhs = alpha * Vp - beta * V
+    # a smoothness constant mu near float64's limit (near-tie or tiny rewards) makes the
+    # bound -inf: true and empty, so such draws say nothing
+    assume(bool(np.all(np.isfinite(rhs))), "alpha V_pi' - beta V_pi overflows (vacuous bound)")
+    return Verdict.geq(dev, rhs,
                        f"sum_i V^i(pi'^i, pi^-i) vs alpha V_pi' - beta V_pi (lambda = "
                        f"{lam:.3g}, mu = {mu_r:.3g}, kappa = {c.kappa:.3g}, nu = {nu:.3g})",
                        scale=_horizon(g))
