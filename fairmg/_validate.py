@@ -230,6 +230,17 @@ class NonFiniteError(FloatingPointError, ValueError):
     a step size too large): a ``FloatingPointError`` and a ``ValueError``."""
 
 
+def as_initial(initial, n_states: int, whence: str = "") -> np.ndarray:
+    """The initial distribution mu (S,): uniform for None, else checked to be one."""
+    if initial is None:
+        return np.full(n_states, 1.0 / n_states)
+    mu = as_float_array(initial, "initial", 1)
+    if mu.shape != (n_states,):
+        raise ValueError(f"initial must have shape ({n_states},){whence}, got {mu.shape}")
+    check_distributions(mu, "initial")
+    return mu
+
+
 def check_memory(n_floats: float, what: str, hint: str = "") -> None:
     """Refuse, before allocating, an array of ``n_floats`` float64 over the memory limit.
 

@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from .. import kernels
-from .._validate import (MEMORY_LIMIT_BYTES, as_action_sizes, as_float_array,
+from .._validate import (MEMORY_LIMIT_BYTES, as_action_sizes, as_float_array, as_initial,
                          check_distributions, check_gamma, check_memory)
 from ..linear import PolicySystem
 from ..marginals import _marginalize as marginalize
@@ -77,13 +77,7 @@ class MarkovGame(Game):
             raise ValueError(f"action_sizes {sizes} give {int(np.prod(sizes))} joint actions "
                              f"but transition has {A}")
         gamma = check_gamma(gamma)
-        if initial is None:
-            mu = np.full(S, 1.0 / S)
-        else:
-            mu = as_float_array(initial, "initial", 1)
-            if mu.shape != (S,):
-                raise ValueError(f"initial must have shape ({S},), got {mu.shape}")
-            check_distributions(mu, "initial")
+        mu = as_initial(initial, S)
         if potential is not None:
             potential = as_float_array(potential, "potential", 2)
             if potential.shape != (S, A):

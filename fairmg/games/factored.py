@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import kernels
-from .._validate import (as_float_array, check_distributions, check_gamma, check_int,
+from .._validate import (as_float_array, as_initial, check_distributions, check_gamma, check_int,
                          check_memory)
 from ..linear import PolicySystem
 from ..marginals import _marginalize as marginalize
@@ -116,14 +116,7 @@ class FactoredGame(Game):
                              f"got {R.shape}")
         self.rewards = R
         self.gamma = check_gamma(gamma)
-        if initial is None:
-            mu = np.full(S, 1.0 / S)
-        else:
-            mu = as_float_array(initial, "initial", 1)
-            if mu.shape != (S,):
-                raise ValueError(f"initial must have shape ({S},){whence}, got {mu.shape}")
-            check_distributions(mu, "initial")
-        self.initial = mu
+        self.initial = as_initial(initial, S, whence)
         if potential is not None:
             potential = as_float_array(potential, "potential")
             if potential.shape not in ((S,), (S, A)):
