@@ -344,7 +344,8 @@ def nash_gap(game, policy: ProductPolicy, *, per_agent: bool = False,
         values, _, _, _, best = kernels.batch_evaluate(
             game.transition, game.rewards, phi, np.ascontiguousarray(policy.probs[None]),
             game.joint_actions, np.array(game.action_sizes, dtype=np.int64), game.gamma,
-            game.initial, True, IMPROVE_TOL, MAX_PI_ITER)
+            game.initial, True, IMPROVE_TOL, MAX_PI_ITER,
+            np.full((1, game.n_agents, game.n_states), -1, dtype=np.int64))
         current = values[0] @ game.initial
         best_values = best[0]
     else:

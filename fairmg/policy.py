@@ -26,6 +26,12 @@ def softmax(theta: np.ndarray, mask: np.ndarray) -> np.ndarray:
     :math:`\pi^i(a|s) = \exp(\theta_{i,s,a} - m) / \sum_b \exp(\theta_{i,s,b} - m)` with
     :math:`m = \max_b \theta_{i,s,b}`; padded entries (``mask`` False) are 0.
     """
+    if type(theta) is np.ndarray and theta.dtype == np.float64 and theta.ndim >= 3:
+        mask = np.asarray(mask)
+        sizes = mask.sum(axis=-1)
+        if mask.ndim == 2 and np.array_equal(mask, np.arange(mask.shape[1]) < sizes[:, None]):
+            flat = np.ascontiguousarray(theta).reshape((-1,) + theta.shape[-3:])
+            return kernels.masked_softmax(flat, sizes.astype(np.int64)).reshape(theta.shape)
     m = _mask(mask, theta)
     z = np.where(m, theta, -np.inf)
     with np.errstate(over="ignore", under="ignore"):   # theta - max -> -inf: exp gives 0

@@ -35,7 +35,8 @@ from numba import njit
 from ..evaluate import Evaluation, evaluate
 from .._validate import NonFiniteError, as_float_array, check_scalar
 from ..games.base import Game
-from ..policy import ProductPolicy, softmax
+from ..kernels import agent_mdps, masked_softmax, solve_dd
+from ..policy import ProductPolicy
 from ..policy import log_softmax as _log_softmax
 from .run import Run, iterate
 
@@ -217,13 +218,21 @@ def natural_direction(adv, logp, d, lam, n_states):
     return out
 
 
-def natural_directions(game: Game, ev, logp: np.ndarray, lam: float = 0.0) -> np.ndarray:
+def natural_directions(game: Game, ev, logp: np.ndarray | None, lam: float = 0.0) -> np.ndarray:
     """:func:`natural_direction` of every agent (and every run of a batch) at once.
 
     The same closed form, vectorized over agents, states and a leading batch axis:
     ``ev`` is an :class:`Evaluation` (result (N, S, A_max)) or a
     :class:`~fairmg.dynamics.run.BatchEvaluation` (result (B, N, S, A_max)).
     """
+    if not lam and isinstance(ev.local_qs, np.ndarray):
+        qs, visit = ev.local_qs, ev.visitation
+        batch = qs.ndim == 4
+        out = _centered_advantages(
+            np.ascontiguousarray(qs if batch else qs[None]),
+            np.ascontiguousarray(visit if batch else visit[None]),
+            np.asarray(game.action_sizes, dtype=np.int64), VISITATION_RTOL)
+        return out if batch else out[0]
     adv = ev.local_advantages
     mask = game.action_mask[:, None, :]
     n = np.array(game.action_sizes, dtype=np.float64)[:, None, None]
@@ -238,6 +247,31 @@ def natural_directions(game: Game, ev, logp: np.ndarray, lam: float = 0.0) -> np
             out = out + lam / (game.n_states * n * d) * (inv - mean_inv)
     dmax = ev.visitation.max(axis=-1)[..., None, None, None]
     return np.where(mask & (d > VISITATION_RTOL * dmax), out, 0.0)
+
+
+@njit(cache=True)
+def _centered_advantages(local_qs, visitation, sizes, rtol):
+    """:func:`natural_directions` at lambda = 0 for (B, N, S, M) local Q's: per state the
+    advantage minus its mean over the agent's actions (the local Q minus its mean: V
+    cancels), 0 where d(s) <= rtol * max d."""
+    B, N, S, M = local_qs.shape
+    out = np.zeros((B, N, S, M))
+    for b in range(B):
+        dmax = 0.0
+        for s in range(S):
+            dmax = max(dmax, visitation[b, s])
+        for s in range(S):
+            if visitation[b, s] <= rtol * dmax:
+                continue
+            for i in range(N):
+                n = sizes[i]
+                mean = 0.0
+                for a in range(n):
+                    mean += local_qs[b, i, s, a]
+                mean /= n
+                for a in range(n):
+                    out[b, i, s, a] = local_qs[b, i, s, a] - mean
+    return out
 
 
 # -- the inner loop of NPG-BR ------------------------------------------------------------
@@ -303,9 +337,12 @@ def soft_policy_iteration(P, r, theta, mu, gamma, lr, lam, n_states, steps):
                 barrier += logp[s, a]
                 for t in range(S):
                     M[s, t] -= gamma * p * P[s, a, t]
-        V = np.linalg.solve(M, r_pi)
-        d = np.linalg.solve(np.ascontiguousarray(M.T), mu)
-        obj = V @ mu + lam * (barrier / (n_states * n) + math.log(n))
+        X, d = solve_dd(M, r_pi.reshape(S, 1), mu)
+        V = X[:, 0]
+        obj = 0.0
+        for s in range(S):
+            obj += V[s] * mu[s]
+        obj += lam * (barrier / (n_states * n) + math.log(n))
         if k == 0:
             obj0 = obj
         if k == steps:
@@ -323,13 +360,49 @@ def soft_policy_iteration(P, r, theta, mu, gamma, lr, lam, n_states, steps):
     return th, obj0, obj
 
 
+@njit(cache=True)
+def _best_response_steps(P, R, probs, theta, sizes, mu, gamma, lr, lam, steps):
+    """:func:`best_response_step` for a batch of policies of one dense game, compiled.
+
+    ``probs``/``theta`` (B, N, S, M). For each b every agent's MDP comes from one
+    :func:`fairmg.kernels.agent_mdps` pass and runs :func:`soft_policy_iteration`; the
+    agent with the largest gain (lowest index on ties) keeps its logits. Returns the new
+    logits, the agents (B,) and the gains (B, N) (non-finite gains or logits are returned
+    as such for the caller to report).
+    """
+    B, N, S, M = theta.shape
+    out = theta.copy()
+    agents = np.zeros(B, dtype=np.int64)
+    gains = np.empty((B, N))
+    for b in range(B):
+        Pis, ris = agent_mdps(P, R, probs[b], sizes)
+        proposals = np.zeros((N, S, M))
+        for i in range(N):
+            n = sizes[i]
+            th_i, before, after = soft_policy_iteration(
+                np.ascontiguousarray(Pis[i, :, :n, :]), np.ascontiguousarray(ris[i, :, :n]),
+                np.ascontiguousarray(theta[b, i, :, :n]), mu, gamma, lr, lam, S, steps)
+            proposals[i, :, :n] = th_i
+            gains[b, i] = after - before
+        best = 0
+        for i in range(1, N):
+            if gains[b, i] > gains[b, best]:
+                best = i
+        agents[b] = best
+        out[b, best] = proposals[best]
+    return out, agents, gains
+
+
 # -- the dynamics --------------------------------------------------------------------
 def _logits_policy(game: Game):
     """logits -> a ProductPolicy (N, S, A_max) or a batch of tables (B, N, S, A_max)."""
+    sizes = np.asarray(game.action_sizes, dtype=np.int64)
+
     def to_policy(theta):
+        probs = masked_softmax(theta.reshape((-1,) + theta.shape[-3:]), sizes)
         if theta.ndim == 3:
-            return ProductPolicy(game, softmax(theta, game.action_mask), _checked=True)
-        return softmax(theta, game.action_mask)
+            return ProductPolicy(game, probs[0], _checked=True)
+        return probs
     return to_policy
 
 
@@ -414,7 +487,8 @@ def npg(game: Game, theta0, lr: float = 0.1, iters: int = 400,
     lam = check_scalar(log_barrier, "log_barrier")
 
     def step(theta, ev):
-        direction = natural_directions(game, ev, log_softmax(game, theta), lam)
+        logp = log_softmax(game, theta) if lam else None     # only the barrier needs it
+        direction = natural_directions(game, ev, logp, lam)
         with np.errstate(over="ignore", invalid="ignore"):   # reported just below
             new = theta + lr * direction
         return _check_finite_update(new, "npg")
@@ -446,8 +520,7 @@ def best_response_step(game: Game, theta: np.ndarray, policy: ProductPolicy, *,
     """
     gains = np.empty(game.n_agents)
     proposals = []
-    for i, n in enumerate(game.action_sizes):
-        P_i, r_i = game.agent_mdp(policy, i)
+    for i, (n, (P_i, r_i)) in enumerate(zip(game.action_sizes, game.agent_mdps(policy))):
         th_i, before, after = soft_policy_iteration(
             np.ascontiguousarray(P_i), np.ascontiguousarray(r_i),
             np.ascontiguousarray(theta[i, :, :n]), game.initial, game.gamma, lr, lam,
@@ -484,21 +557,39 @@ def npg_best_response(game: Game, theta0, inner_steps: int = 5, lr: float = 1.0,
         K >= 1.
     lr : float
         Inner step size eta (eq. (5): 1).
-    Other parameters and return value as :func:`softmax_pg`. ``run.params`` gains
-    ``"agents"``, the agent updated at each outer iteration.
+    Other parameters and return value as :func:`softmax_pg` (a batch of logits runs in
+    lockstep, dense games in one compiled call per outer iteration). ``run.params`` gains
+    ``"agents"``, the agent updated at each outer iteration, shape (iters,) (a batch:
+    (iters, B)).
     """
-    theta = check_logits(game, theta0)
+    theta = check_logits(game, theta0, batch=True)
     lr = check_scalar(lr, "lr", positive=True)
     lam = check_scalar(log_barrier, "log_barrier")
     if not (isinstance(inner_steps, (int, np.integer)) and inner_steps >= 1):
         raise ValueError(f"inner_steps must be an int >= 1, got {inner_steps!r}")
-    chosen: list[int] = []
+    K = int(inner_steps)
+    chosen: list = []
+    sizes = np.asarray(game.action_sizes, dtype=np.int64)
 
     def step(theta, ev):
-        nxt, agent, _ = best_response_step(game, theta, ev.policy, inner_steps=int(inner_steps),
-                                           lr=lr, lam=lam)
-        chosen.append(agent)
-        return nxt
+        if theta.ndim == 3:
+            nxt, agent, _ = best_response_step(game, theta, ev.policy, inner_steps=K,
+                                               lr=lr, lam=lam)
+            chosen.append(agent)
+            return nxt
+        if game.is_dense:       # the batch in one compiled call
+            nxt, agents, gains = _best_response_steps(
+                game.transition, game.rewards, ev.probs, theta, sizes, game.initial,
+                game.gamma, lr, lam, K)
+            if not np.all(np.isfinite(gains)):
+                raise NonFiniteError(f"npg_best_response: non-finite gains; lower lr or "
+                                     f"log_barrier")
+            chosen.append(agents)
+            return _check_finite_update(nxt, "npg_best_response")
+        steps = [best_response_step(game, th, ev.policy(b), inner_steps=K, lr=lr, lam=lam)
+                 for b, th in enumerate(theta)]
+        chosen.append(np.array([s[1] for s in steps], dtype=np.int64))
+        return np.stack([s[0] for s in steps])
 
     run = iterate(game, theta, step, _logits_policy(game), iters,
                   name=f"npg-br-K{inner_steps}" + ("-lb" if lam else ""),

@@ -107,21 +107,28 @@ class BatchEvaluation:
         return np.maximum(gaps, 0.0)
 
 
-def evaluate_batch(game, probs, *, best: bool = False) -> BatchEvaluation:
+def evaluate_batch(game, probs, *, best: bool = False,
+                   warm_start: np.ndarray | None = None) -> BatchEvaluation:
     """Evaluate the B policies ``probs[b]`` (B, N, S, A_max) of ``game`` exactly.
 
     Dense games: one compiled call for the whole batch (:func:`kernels.batch_evaluate`),
     which with ``best=True`` also computes every agent's best-response value (the
     Nash-gap) from the same agent MDPs; other games: :func:`fairmg.evaluate` policy by
-    policy.
+    policy. ``warm_start`` (B, N, S) int64, dense games with ``best``: policy iteration
+    starts from these actions (-1 in ``[b, i, 0]``: from the greedy ones) and they are
+    overwritten with the best responses found; the values do not depend on it.
     """
     probs = np.ascontiguousarray(probs, dtype=np.float64)
     if game.is_dense:
         phi = game.potential if game.potential is not None else np.empty((0, 1))
+        B = probs.shape[0]
+        act = warm_start
+        if act is None or act.shape != (B, game.n_agents, game.n_states):
+            act = np.full((B, game.n_agents, game.n_states), -1, dtype=np.int64)
         values, pot, local, visit, best_values = kernels.batch_evaluate(
             game.transition, game.rewards, np.ascontiguousarray(phi), probs,
             game.joint_actions, np.array(game.action_sizes, dtype=np.int64), game.gamma,
-            game.initial, best, IMPROVE_TOL, MAX_PI_ITER)
+            game.initial, best, IMPROVE_TOL, MAX_PI_ITER, act)
         if not np.all(np.isfinite(values)):
             raise FloatingPointError("the policies' values are not finite: rescale rewards")
         bev = BatchEvaluation(game, probs, values, local, visit,
@@ -380,9 +387,14 @@ def iterate(game, state0, step: Callable, to_policy: Callable, iters: int, *, na
     default_evaluator = evaluator is None
     if evaluator is None:
         need_best = "nash_gap" in observers
+        warm = [None]      # the last iterate's best responses start the next search
 
         def evaluator(game, probs):
-            return evaluate_batch(game, probs, best=need_best)
+            if need_best and game.is_dense and (warm[0] is None or
+                                                warm[0].shape[0] != np.shape(probs)[0]):
+                warm[0] = np.full((np.shape(probs)[0], game.n_agents, game.n_states), -1,
+                                  dtype=np.int64)
+            return evaluate_batch(game, probs, best=need_best, warm_start=warm[0])
     run = Run(name=name, params=dict(params), notes=notes, game=game)
     series: dict[str, list] = {k: [] for k in observers}
     kept_states: list = []

@@ -147,6 +147,11 @@ class Game(abc.ABC):
     def agent_mdp(self, policy, agent: int, reward=None):
         """``(P_i [S, A_i, S], r_i [S, A_i])``: the MDP of ``agent`` with the others fixed."""
 
+    def agent_mdps(self, policy) -> list:
+        """``[(P_i, r_i) for every agent i]``: :meth:`agent_mdp` of each agent with its own
+        reward (dense games build them all in one compiled pass)."""
+        return [self.agent_mdp(policy, i) for i in range(self.n_agents)]
+
     @abc.abstractmethod
     def to_dense(self):
         """The same game as a dense :class:`~fairmg.games.dense.MarkovGame` (where it fits)."""

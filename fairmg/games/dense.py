@@ -193,6 +193,14 @@ class MarkovGame(Game):
         n = self.action_sizes[agent]
         return Pi[:, :n, :], ri[:, :n]
 
+    def agent_mdps(self, policy) -> list:
+        """Every agent's :meth:`agent_mdp` (own reward) by recursive halving of the joint
+        action (:func:`fairmg.kernels.agent_mdps`: about two passes over P instead of N)."""
+        self.check_policy(policy)
+        Pis, ris = kernels.agent_mdps(self.transition, self.rewards, policy.probs,
+                                      np.asarray(self.action_sizes, dtype=np.int64))
+        return [(Pis[i, :, :n, :], ris[i, :, :n]) for i, n in enumerate(self.action_sizes)]
+
     def joint_mdp(self, reward=None):
         """``(P [S, A, S], r [S, A])``: the joint-action MDP, summed reward by default."""
         if reward is None:
