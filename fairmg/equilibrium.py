@@ -162,15 +162,50 @@ def _solve_mdp(P, r, gamma, *, init=None, max_iter=MAX_PI_ITER, tol=IMPROVE_TOL)
     if actions.shape != (S,):
         raise ValueError(f"init must have shape ({S},), got {actions.shape}")
     rows = np.arange(S)
-    eye = np.eye(S)
+    if S >= KRYLOV_MDP_STATES:
+        def evaluate_actions(acts, v_prev):
+            return _krylov_policy_values(P[rows, acts], r[rows, acts], gamma, v_prev)
+    else:
+        eye = np.eye(S)
 
-    def evaluate_actions(acts, _):
-        return np.linalg.solve(eye - gamma * P[rows, acts], r[rows, acts])
+        def evaluate_actions(acts, _):
+            return np.linalg.solve(eye - gamma * P[rows, acts], r[rows, acts])
 
     def q_of(v):
         return r + gamma * (flat @ v).reshape(S, B)
 
     return howard(evaluate_actions, q_of, B, actions, max_iter=max_iter, tol=tol)
+
+
+#: MDPs with at least this many states evaluate each policy of policy iteration by GMRES
+#: warm-started from the previous policy's values (a sparse P_sigma when at most
+#: :data:`SPARSE_DENSITY` of it is nonzero) instead of an O(S^3) LU: at 1024 states the LU
+#: costs 31 ms, GMRES on a 10%-dense P_sigma about 5 ms (measured on this 2-core machine).
+KRYLOV_MDP_STATES = 512
+#: Largest fraction of nonzeros for which P_sigma is converted to CSR for the products.
+SPARSE_DENSITY = 0.25
+
+
+def _krylov_policy_values(P_sigma, r_sigma, gamma, v0):
+    r"""``V`` with :math:`(I - \gamma P_\sigma) V = r_\sigma` by GMRES to the relative residual
+    of :meth:`fairmg.linear.PolicySystem.attainable_rtol` (a dense LU where GMRES fails).
+
+    The returned values are within :math:`\|r_\sigma\|_2\,\mathrm{rtol}/(1-\gamma)` of the
+    exact ones in the max norm; policy iteration's final Bellman residual
+    (``MDPSolution.residual``) certifies the optimality of what it returns either way.
+    """
+    import scipy.sparse as sp
+
+    from .linear import PolicySystem
+    S = P_sigma.shape[0]
+    A = P_sigma
+    if np.count_nonzero(P_sigma) <= SPARSE_DENSITY * P_sigma.size:
+        A = sp.csr_matrix(kernels.dense_to_csr(P_sigma), shape=(S, S))
+    system = PolicySystem(gamma, P_sigma.shape[0], matvec=A.dot, rmatvec=A.T.dot)
+    try:
+        return system.solve(r_sigma[None], None if v0 is None else v0[None])[0]
+    except RuntimeError:          # GMRES stalled: the exact dense solve
+        return np.linalg.solve(np.eye(P_sigma.shape[0]) - gamma * P_sigma, r_sigma)
 
 
 def _check_tol(tol) -> float:

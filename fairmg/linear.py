@@ -86,6 +86,8 @@ class PolicySystem:
         if self._P is not None:
             # numpy's solve: on small systems scipy's LU path costs far more per call
             return np.linalg.solve(self._dense_lhs(), np.ascontiguousarray(rhs.T)).T
+        if len(rhs) == 1:
+            return self._krylov(self._matvec, rhs[0], None if x0 is None else x0[0])[None]
         # identical reward rows (identical-interest games) are solved once
         unique, inverse = np.unique(rhs, axis=0, return_inverse=True)
         first = [int(np.flatnonzero(inverse.ravel() == u)[0]) for u in range(len(unique))]

@@ -160,3 +160,22 @@ def test_npg_fast_direction_equals_the_general_formula():
         adv = ev.local_advantage(i)
         np.testing.assert_allclose(fast[i, :, :n], adv - adv.mean(axis=1, keepdims=True),
                                    atol=1e-14)
+
+
+@pytest.mark.parametrize("sparsity", [0.0, 0.9])
+@pytest.mark.parametrize("gamma", [0.9, 0.999])
+def test_large_mdp_policy_iteration_by_gmres_equals_quantecon(sparsity, gamma):
+    """From KRYLOV_MDP_STATES states on, policies are evaluated by GMRES (CSR when sparse)."""
+    qe = pytest.importorskip("quantecon")
+    from fairmg.equilibrium import KRYLOV_MDP_STATES
+    g = fm.games.random_game(KRYLOV_MDP_STATES + 8, (3,), gamma, rng=11, sparsity=sparsity)
+    P, r = g.transition, g.rewards[0]
+    sol = fm.solve_mdp(P, r, gamma)
+    want = qe.markov.DiscreteDP(r, P, gamma).solve("policy_iteration")
+    scale = 1.0 / (1.0 - gamma)
+    np.testing.assert_allclose(sol.values, want.v, rtol=0, atol=1e-10 * scale)
+    assert sol.converged and sol.residual <= 1e-10 * scale
+    # the actions are optimal: their exact (LU) values equal the optimum
+    rows = np.arange(P.shape[0])
+    exact = np.linalg.solve(np.eye(P.shape[0]) - gamma * P[rows, sol.actions], r[rows, sol.actions])
+    np.testing.assert_allclose(exact, want.v, rtol=0, atol=1e-10 * scale)
