@@ -11,7 +11,7 @@ import numpy as np
 from numba import njit, prange
 
 __all__ = ["rows_are_distributions", "joint_probs", "policy_transition", "policy_rewards", "agent_mdp",
-           "local_q", "greedy_update", "best_response_value", "agent_mdps", "solve_dd", "masked_softmax", "dense_to_csr",
+           "local_q", "greedy_update", "best_response_value", "agent_mdps", "solve_dd", "masked_softmax", "dense_to_csr", "normalize_rows_sequentially",
            "factored_contract",
            "factored_rmatvec", "factored_dense"]
 
@@ -223,6 +223,20 @@ def dense_to_csr(A):
                 indices[k] = j
                 k += 1
     return data, indices, indptr
+
+
+@njit(cache=True)
+def normalize_rows_sequentially(rows):
+    """``rows[k] *= 1 / sum(rows[k])`` in place, the sum taken left to right as
+    ``numpy.cumsum`` (and so ``Generator.dirichlet``) takes it: the same numbers, bit for
+    bit, in one pass without a cumulative-sum temporary."""
+    for k in range(rows.shape[0]):
+        acc = 0.0
+        for j in range(rows.shape[1]):
+            acc += rows[k, j]
+        inv = 1.0 / acc
+        for j in range(rows.shape[1]):
+            rows[k, j] *= inv
 
 # -- every agent's MDP at once, by recursive halving of the joint action -----------------
 @njit(cache=True)

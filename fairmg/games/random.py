@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import kernels
 from .._validate import (as_action_sizes, as_rng, check_bool, check_choice, check_gamma,
                          check_int, check_memory, check_scalar)
 from .dense import MarkovGame, check_dense_size
@@ -52,10 +53,7 @@ def random_game(n_states: int, action_sizes, gamma: float = 0.9, *, rng=None,
     # Dirichlet(1) rows as Generator.dirichlet draws them (exponentials times the inverse
     # of their sequential sum: the same numbers, bit for bit), in one vectorized call
     P = rng.standard_exponential((n_trans, S))
-    block = max(1, 2**20 // S)          # bounded temporaries: a large game stays 1x in size
-    for lo in range(0, n_trans, block):
-        rows = P[lo:lo + block]
-        rows *= 1.0 / np.cumsum(rows, axis=1)[:, -1:]
+    kernels.normalize_rows_sequentially(P)
     if sparsity > 0 and S > 1:
         keep = rng.random((n_trans, S)) >= sparsity
         keep[np.arange(n_trans), rng.integers(0, S, n_trans)] = True
