@@ -581,6 +581,45 @@ def coordination_reward(data):
 
 
 @target
+def iterated_prisoners_dilemma(data):
+    fuzz(data, fm.games.iterated_prisoners_dilemma, dict(
+        gamma=(0.9, "scalar"), payoffs=(np.array([3.0, 0.0, 5.0, 1.0]), "array")))
+
+
+@target
+def public_goods(data):
+    fuzz(data, fm.games.public_goods, dict(
+        n_agents=(data.draw(st.integers(1, 3)), "count"), levels=(3, "count"),
+        gamma=(0.9, "scalar"), multiplier=(1.5, "scalar"), cost=(1.0, "scalar")))
+
+
+@target
+def cooperative_predation(data):
+    fuzz(data, fm.games.cooperative_predation, dict(
+        positions=(data.draw(st.integers(2, 4)), "count"), gamma=(0.9, "scalar")))
+
+
+@target
+def exchange(data):
+    fuzz(data, fm.games.exchange, dict(
+        grid=((1, 3), "sizes"), n_agents=(data.draw(st.integers(2, 3)), "count"),
+        horizon=(data.draw(st.sampled_from([None, 2])), "count"),
+        gamma=(0.9, "scalar"), step_cost=(0.01, "scalar"), open_cost=(5.0, "scalar"),
+        food=(10.0, "scalar"),
+        reach=("cell", ("choice", ("cell", "adjacent"))),
+        openers=("others", ("choice", ("others", "cyclic")))))
+
+
+@target
+def solve_exchange(data):
+    g = fm.games.exchange((1, 3), data.draw(st.integers(2, 3)),
+                          horizon=data.draw(st.sampled_from([None, 2])), gamma=0.9)
+    fuzz(data, fm.games.solve_exchange, dict(
+        game=(g, "game"), kind=("social", ("choice", ("social", "selfish"))),
+        max_rounds=(5, "iters")))
+
+
+@target
 def matrix_game(data):
     g = data.draw(games(kinds=("matrix",)))
     pay = g.rewards[0, 0].reshape(g.action_sizes)
@@ -904,7 +943,7 @@ def test_every_public_function_is_fuzzed():
                                "SocialOptimum")}
     assert callables <= covered, callables - covered
     gens = {n for n in fm.games.__all__ if callable(getattr(fm.games, n))} - {
-        "Game", "MarkovGame", "FactoredGame"}
+        "Game", "MarkovGame", "FactoredGame", "ExchangeGame"}
     assert gens <= set(TARGETS), gens - set(TARGETS)
     assert set(fx.__all__) - {"EquityReport", "EXCESS_KINDS"} <= set(FAIRNESS) | set(TARGETS)
 

@@ -10,3 +10,5 @@ from .pg import *  # noqa: F401,F403
 from .nn import *  # noqa: F401,F403
 from .fdiv import *  # noqa: F401,F403
 from .trust_region import fair_hatrl, hatrpo, happo  # noqa
+from .anticipation import (anticipation_sharing, independent_ppo, centralised_ppo,  # noqa
+                           value_sharing, value_parameter_sharing, policy_sharing)
