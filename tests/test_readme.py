@@ -169,6 +169,7 @@ PUBLIC_MODULES = ["fairmg", "fairmg.games", "fairmg.dynamics", "fairmg.fairness"
                   "fairmg.divergences", "fairmg.dynamics.pg", "fairmg.dynamics.nn",
                   "fairmg.dynamics.fdiv", "fairmg.model", "fairmg.evaluate",
                   "fairmg.equilibrium", "fairmg.marginals", "fairmg.policy", "fairmg.linear",
+                  "fairmg.alpha_fair", "fairmg.anticipation", "fairmg.sampled",
                   "proofs_check", "proofs_check.strategies",
                   "proofs_check.exact"]
 

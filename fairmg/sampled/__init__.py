@@ -1,0 +1,20 @@
+"""The sampled mode (issue 15, first slice): batched rollouts, Monte Carlo values, return
+and advantage estimators, a sampled policy gradient, and a sampled evaluator for the driver,
+on NumPy or any array-API backend (CuPy, ``array_api_strict``).
+
+>>> import fairmg as fm
+>>> g = fm.games.coordination(n_agents=2)
+>>> est = fm.sampled.estimate_values(g, fm.ProductPolicy.uniform(g), n_envs=256, seed=0)
+>>> est.mean.shape, est.stderr.shape
+((2,), (2,))
+"""
+from . import backend, estimators
+from .backend import namespace
+from .estimators import discounted_returns, gae, reinforce_gradient, td_errors
+from .rollouts import (BIAS_TOL, Evaluator, Rollout, SampledBatchEvaluation, ValueEstimate,
+                       estimate_values, rollouts, truncation_horizon)
+
+__all__ = ["namespace", "rollouts", "Rollout", "estimate_values", "ValueEstimate",
+           "truncation_horizon", "BIAS_TOL", "discounted_returns", "td_errors", "gae",
+           "reinforce_gradient", "Evaluator", "SampledBatchEvaluation", "backend",
+           "estimators"]
