@@ -19,32 +19,10 @@ OUT = Path("examples") / "output"
 OUT.mkdir(parents=True, exist_ok=True)
 
 
-def cleaning_commons(n_agents=2, levels=4, dirt=0.6, yields=(1.0, 0.6, 0.2, 0.0),
-                     gamma=0.9):
-    """State: pollution level 0..levels-1. Each step the river gets dirtier by one level
-    with probability ``dirt``; each cleaning agent (action 0) then removes one level.
-    A harvesting agent (action 1) gets ``yields[level] / #harvesters``; cleaners get 0."""
-    sizes = (2,) * n_agents
-    A = 2 ** n_agents
-    P = np.zeros((levels, A, levels))
-    R = np.zeros((n_agents, levels, A))
-    for s in range(levels):
-        for a in range(A):
-            acts = np.unravel_index(a, sizes)
-            cleaners = sum(1 for x in acts if x == 0)
-            harvesters = n_agents - cleaners
-            for up, pr in ((1, dirt), (0, 1 - dirt)):
-                nxt = min(max(min(s + up, levels - 1) - cleaners, 0), levels - 1)
-                P[s, a, nxt] += pr
-            for i, x in enumerate(acts):
-                if x == 1:
-                    R[i, s, a] = yields[s] / harvesters
-    mu = np.zeros(levels)
-    mu[0] = 1.0
-    return fm.MarkovGame(P, R, gamma, initial=mu, action_sizes=sizes)
-
-
-g = cleaning_commons()
+# The game is `fm.games.commons` (levels 0..3 of pollution; each step the river gets one
+# level dirtier with probability 0.6, each cleaner (action 0) removes one level; a
+# harvester (action 1) gets yields[level] / #harvesters, a cleaner 0).
+g = fm.games.commons(n_agents=2, yields=(1.0, 0.6, 0.2, 0.0), dirt=0.6, gamma=0.9)
 opt = fm.social_optimum(g)
 print("social optimum welfare", round(opt.value, 4))
 

@@ -305,8 +305,13 @@ def penalty_constant(game, policy, alpha, nu, *, evaluation=None) -> float:
     a, v = _alpha(alpha, allow_inf=False), _nu(nu)
     A = max_abs_advantage(game, policy, evaluation=evaluation)
     n, g = game.n_agents, game.gamma
-    return float(4 * n * a * v ** (-1 - a) * A ** 2 / (1 - g) ** 2
-                 + 4 * n * A * g / (v ** a * (1 - g) ** 2))
+    # in logarithms: nu^(-1-alpha) and nu^alpha leave float64 for large alpha (a Python
+    # float power raises OverflowError there); C overflows to inf (no step) instead
+    with np.errstate(divide="ignore", over="ignore"):
+        base = np.log(4.0 * n) - 2.0 * np.log1p(-g)
+        t1 = np.exp(base + np.log(a) + 2.0 * np.log(A) - (1.0 + a) * np.log(v))
+        t2 = np.exp(base + np.log(A) + np.log(g) - a * np.log(v))
+    return float(t1 + t2)
 
 
 def kl_max(p, q) -> float:
@@ -331,6 +336,17 @@ class TrustRegionSolution(tuple):
         self.q, self.value, self.gap, self.kl = q, value, gap, kl
         self.iterations, self.converged = iterations, converged
         return self
+
+
+def _x_minus_log1p(x):
+    """x - log(1 + x) >= 0 for x > -1, accurate for small |x| (a series below 1e-4)."""
+    x = np.asarray(x, dtype=np.float64)
+    small = np.abs(x) < 1e-4
+    xs = np.where(small, x, 0.0)
+    series = xs * xs * (0.5 - xs * (1.0 / 3 - xs * (0.25 - xs / 5)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        direct = x - np.log1p(np.where(small, 0.0, x))
+    return np.where(small, series, direct)
 
 
 def _state_parts(W, p, supp):
@@ -361,9 +377,18 @@ def _state_solution(kappa, W, p, supp, parts=None, *, want_q=True):
         s1 = ratio.sum(axis=1)
         s2 = (ratio * inv).sum(axis=1)
         lam = np.where(low, kappa, 1.0 / s1)
-        # KL = sum p log p - sum p log q, log q_a = log lam + log p_a - log(delta + g_a)
-        logd = np.where(supp, np.log(np.where(supp, delta[:, None] + gap, 1.0)), 0.0)
-        kl = -np.log(lam) + (pinv * logd).sum(axis=1)
+        # KL(p||q) = sum_a p_a (x_a - log1p(x_a)) + (1 - sum_supp q), x_a = q_a/p_a - 1 =
+        # lam/(delta + g_a) - 1: term-wise >= 0, no cancellation when q is close to p
+        # (the textbook -log lam + sum p log(delta + g) loses every digit there)
+        # (far from p, where r_a = 1 + x_a under- or overflows, r - 1 - log r with
+        # log r = log lam - log(delta + g_a) instead)
+        r = lam[:, None] * inv
+        x = np.where(supp, r - 1.0, 0.0)
+        logr = np.log(lam)[:, None] - np.log(np.where(supp, delta[:, None] + gap, 1.0))
+        term = np.where(np.abs(x) < 0.5, _x_minus_log1p(np.where(np.abs(x) < 0.5, x, 0.0)),
+                        r - 1.0 - logr)
+        kl = np.where(supp, pinv * term, 0.0).sum(axis=1) + np.where(
+            low, np.maximum(1.0 - lam * s1, 0.0), 0.0)
         dkl = np.where(low, -1.0, (s1 - s2 / s1) * kappa)
         q = None
         if want_q:
@@ -395,7 +420,19 @@ def trust_region_argmax(W, p, C, *, tol: float = 1e-10, max_iter: int = 200
     iff :math:`\sum_s \lambda_{\min}(s) \le C`). The result is certified by the
     Lagrangian dual bound
     :math:`\sum_s\max_q[\langle q - p_s, W_s\rangle - \lambda_s D_{KL}] +
-    (\sum\lambda_s - C)^+ B/C` (with :math:`B \ge C t^*`), ``gap`` = dual - primal.
+    (\sum\lambda_s - C)^+ B/C` (with :math:`B \ge C t^*`), tightened by Pinsker's bound
+    :math:`F \le R^2/(8C)` (:math:`R = \sum_s \mathrm{range}(W_s)`; it certifies "no step"
+    when C is huge) and by :math:`F \le B`; ``gap`` = dual - primal.
+
+    Numerics: F is homogeneous (:math:`F(q; kW, kC) = kF(q; W, C)`), so the problem is
+    solved at :math:`\max|W| = 1` after centring each row (every floor and bracket is
+    relative; tables from 1e-300 to 1e300 behave alike), and every KL is evaluated as
+    :math:`\sum_a p_a(r_a - 1 - \log r_a)`, :math:`r = q/p`, which keeps its digits when
+    q is close to p (C >> max|W|). ``tests/test_trust_region_extremes.py`` checks the
+    certificate from C = 5e-324 to inf, tables at 1e-300 .. 1e300, advantages of 1e6 and
+    1e-12 in one table and near-deterministic rows; the one known loose case is a
+    probability <= ~1e-300 on a row's best action with C << max|W| (solved, value >= 0,
+    but ``converged`` False, certified only by F <= B).
 
     Parameters
     ----------
@@ -404,10 +441,11 @@ def trust_region_argmax(W, p, C, *, tol: float = 1e-10, max_iter: int = 200
         Old policy rows (distributions).
     C : float >= 0
         0 gives the greedy policy (ties split evenly); values below ``1e-200 max|W|`` are
-        raised to it.
+        raised to it; ``inf`` (or any C with :math:`R^2/(8C) \le` ``tol`` max|W|) gives
+        ``q = p``. NaN or negative C is a ValueError.
     tol : float
-        Stops when the certified ``gap <= tol * (1 + |value| + max|W|)``; ``converged``
-        says whether it was reached.
+        Stops when the certified ``gap <= tol * (max|W| + |value|)`` (max|W| of the
+        centred rows); ``converged`` says whether it was reached.
 
     Returns
     -------
@@ -416,28 +454,62 @@ def trust_region_argmax(W, p, C, *, tol: float = 1e-10, max_iter: int = 200
     """
     W = np.asarray(W, dtype=np.float64)
     p = np.asarray(p, dtype=np.float64)
+    if W.ndim != 2 or W.shape != p.shape:
+        raise ValueError(f"W and p must be (S, n) tables of the same shape, got {W.shape} "
+                         f"and {p.shape}")
+    if not np.all(np.isfinite(W)):
+        raise ValueError("W must be finite")
+    if isinstance(C, (bool, np.bool_, str)) or np.ndim(C) != 0:
+        raise TypeError(f"C must be a float >= 0, got {C!r}")
     C = float(C)
+    if not C >= 0:
+        raise ValueError(f"C is {C!r}, expected a float >= 0 (inf: no step)")
     supp = p > 0
     # <q - p, W_s> is unchanged by a per-row shift: centre each row at <p_s, W_s>, so that
     # tolerances and brackets follow the surrogate's spread, not its level
+    # F is homogeneous: F(q; k W, k C) = k F(q; W, C). Solve at max|W| = 1 (every floor
+    # and bracket below is then relative; no overflow near 1e308) and scale value and gap
+    # back at the end.
+    level = float(np.abs(W).max()) if W.size else 0.0
+    if level > 1e300:                  # centring could overflow: divide first
+        W = W / level
+    else:                              # centre first: W = 1e12 + 1e-3 x keeps its digits
+        level = 1.0
     W = W - np.sum(p * W, axis=1, keepdims=True)
-    base = np.zeros(W.shape[0])
+    spread = float(np.abs(W).max()) if W.size else 0.0
+    scale = level * spread
+    if not spread > 0 or not scale > 0 or np.isinf(C):
+        return TrustRegionSolution(p.copy(), 0.0, 0.0, 0.0, 0, True)
+    W = W / spread
+    with np.errstate(over="ignore"):
+        C = C / scale                                        # may overflow to inf: no step
     best = W.max(axis=1)
-    B = float(np.sum(best - base))                           # max of the linear part
-    scale = float(np.abs(W).max()) if W.size else 0.0
-    if B <= 1e-300 or scale == 0:
+    B = float(np.sum(best))                                  # max of the linear part
+    if B <= 0:
         return TrustRegionSolution(p.copy(), 0.0, 0.0, 0.0, 0, True)
     if C <= 0:            # no penalty (0 * inf = 0): the greedy policy, ties split evenly
         top = W >= best[:, None]
         q = top / top.sum(axis=1, keepdims=True)
-        q = np.where((best - base <= 0)[:, None], p, q)
+        q = np.where((best <= 0)[:, None], p, q)
         with np.errstate(all="ignore"):
             kl = float(np.where(p > 0, p * (np.log(p) - np.log(q)), 0.0).sum(axis=1).max())
-        return TrustRegionSolution(q, B, 0.0, kl, 0, True)
+        return TrustRegionSolution(q, B * scale, 0.0, kl, 0, True)
+    # Pinsker: <q_s - p_s, W_s> <= TV(p_s, q_s) range(W_s) <= sqrt(KL / 2) range(W_s), so
+    # F(q) <= R sqrt(t/2) - C t <= R^2 / (8 C) for every q (R = sum_s range(W_s)): a dual
+    # bound valid for any C, which certifies "no step" when it is below the tolerance
+    R = float(np.sum(W.max(axis=1) - W.min(axis=1)))
+    pinsker = R * R / (8.0 * C) if np.isfinite(C) else 0.0
+    if pinsker <= tol:
+        return TrustRegionSolution(p.copy(), 0.0, pinsker * scale, 0.0, 0, True)
     # a penalty below 1e-200 max|W| (subnormal gammas or alphas) is raised to it: a more
     # conservative step, for which Lemma 3.3's bound (hence monotone J) still holds
-    C = max(C, 1e-200 * scale)
-    lo_k = np.log(max(min(scale, C) * 1e-30, 1e-300))
+    C = max(C, 1e-200)
+    scale_in = scale
+    scale = 1.0
+    # kappa ~ delta must reach ~ p_a when a near-zero p_a sits on a row's best action
+    # (q_a = lam p_a / delta): the floor follows the smallest positive probability
+    p_min = float(p[supp].min()) if supp.any() else 1.0
+    lo_k = np.log(max(min(scale, C) * 1e-30 * min(1.0, p_min), 1e-300))
     parts = _state_parts(W, p, supp)
     flat_rows = np.all(~supp | (parts[1] <= 0), axis=1)      # W constant on each support
     if flat_rows.all() and parts[4].sum() <= C:
@@ -479,7 +551,7 @@ def trust_region_argmax(W, p, C, *, tol: float = 1e-10, max_iter: int = 200
         primal = lin - C * float(kl.max())
         dual = float(np.sum(np.sum((q - p) * W, axis=1) - lam * kl)) + max(
             float(lam.sum()) - C, 0.0) * B / C
-        return primal, dual
+        return primal, min(dual, pinsker, B)                 # F <= B: KL >= 0
 
     # bracket log t: sum(lam(t)) is decreasing in t
     t_hi = B / C                                             # C t* <= B
@@ -505,7 +577,7 @@ def trust_region_argmax(W, p, C, *, tol: float = 1e-10, max_iter: int = 200
                 dual = min(dual, d)
                 if best_sol is None or primal > best_sol[1]:
                     best_sol = (sol[0], primal, sol[2])
-            if dual - best_sol[1] <= tol * (1.0 + abs(best_sol[1]) + scale) or hi - lo < 1e-15:
+            if dual - best_sol[1] <= tol * (1.0 + abs(best_sol[1])) or hi - lo < 1e-15:
                 break
             if f_lo > 0 > f_hi and np.isfinite(f_lo) and np.isfinite(f_hi):   # regula falsi
                 mid = hi - f_hi * (hi - lo) / (f_hi - f_lo)
@@ -527,10 +599,17 @@ def trust_region_argmax(W, p, C, *, tol: float = 1e-10, max_iter: int = 200
                     f_lo *= 0.5
                 side = 1
     q, primal, kl = best_sol
+    if not (np.isfinite(primal) and np.all(np.isfinite(q)) and np.isfinite(kl.max())):
+        # never reached on the tested range (see tests/test_trust_region_extremes.py);
+        # a safe answer rather than NaN: no update, certified only by Pinsker's bound
+        return TrustRegionSolution(p.copy(), 0.0, pinsker * scale_in, 0.0, it, False)
     gap = max(dual - primal, 0.0)
-    ok = gap <= tol * (1.0 + abs(primal) + scale) or primal >= 0 and gap <= 1e-8 * (
-        1.0 + scale)
+    ok = gap <= tol * (1.0 + abs(primal)) or primal >= 0 and gap <= 1e-8
     if primal < 0:                                           # never worse than no update
-        return TrustRegionSolution(p.copy(), 0.0, gap, 0.0, it, ok)
+        return TrustRegionSolution(p.copy(), 0.0, gap * scale_in, 0.0, it, ok)
+    # q_a = lam p_a / (delta + g_a) can underflow to 0 where p_a > 0 (p_a ~ 1e-300): that
+    # would make KL(p||q) infinite; the smallest subnormal keeps it finite and changes
+    # KL by less than p_a log(p_a / 5e-324), which is negligible
+    q = np.where(supp & (q <= 0), np.nextafter(0.0, 1.0), q)
     q = q / q.sum(axis=1, keepdims=True)
-    return TrustRegionSolution(q, primal, gap, float(kl.max()), it, ok)
+    return TrustRegionSolution(q, primal * scale_in, gap * scale_in, float(kl.max()), it, ok)

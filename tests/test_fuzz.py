@@ -581,6 +581,14 @@ def coordination_reward(data):
 
 
 @target
+def commons(data):
+    fuzz(data, fm.games.commons, dict(
+        n_agents=(data.draw(st.integers(1, 3)), "count"),
+        yields=(np.array([1.0, 0.6, 0.2, 0.0]), "array"), dirt=(0.6, "scalar"),
+        gamma=(0.9, "scalar"), start=(data.draw(st.integers(0, 3)), "count")))
+
+
+@target
 def iterated_prisoners_dilemma(data):
     fuzz(data, fm.games.iterated_prisoners_dilemma, dict(
         gamma=(0.9, "scalar"), payoffs=(np.array([3.0, 0.0, 5.0, 1.0]), "array")))

@@ -306,22 +306,7 @@ _build_examples()
 # 000 claims no monotonic improvement for its practical algorithms (Sec. 4 approximates the
 # penalty by a KL constraint); the question of issue 13 is what the exact versions do.
 
-def _commons(levels=4, dirt=0.6, yields=(1.0, 0.6, 0.2, 0.0), gamma=0.9):
-    """Two-agent cleaning commons of examples/06 (action 0 cleans, 1 harvests)."""
-    P = np.zeros((levels, 4, levels))
-    R = np.zeros((2, levels, 4))
-    for s in range(levels):
-        for a in range(4):
-            acts = np.unravel_index(a, (2, 2))
-            cleaners = sum(1 for x in acts if x == 0)
-            for up, pr in ((1, dirt), (0, 1 - dirt)):
-                P[s, a, min(max(min(s + up, levels - 1) - cleaners, 0), levels - 1)] += pr
-            for i, x in enumerate(acts):
-                if x == 1:
-                    R[i, s, a] = yields[s] / (2 - cleaners)
-    mu = np.zeros(levels)
-    mu[0] = 1.0
-    return fm.MarkovGame(P, R, gamma, initial=mu, action_sizes=(2, 2))
+from fairmg.games.commons import commons as _commons  # noqa: E402  (the game of examples/06)
 
 
 def _practical_cases():
