@@ -203,7 +203,10 @@ def _reproduce(args, parser) -> int:
     for fid in ids:
         try:
             paths = reproduce(fid, out, seeds=args.seeds, quick=args.quick,
-                              progress=not args.no_progress, workers=args.workers)
+                              progress=not args.no_progress, workers=args.workers,
+                              scheduler=args.scheduler)
+        except ImportError as exc:
+            parser.error(f"--scheduler {args.scheduler}: {exc}")
         except Interrupted as exc:
             print(f"fairmg: {exc}", file=sys.stderr)
             if done:
@@ -275,7 +278,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a reduced run (seconds; not the paper's settings)")
     p.add_argument("--workers", type=positive_int, default=None,
                    help="worker processes of the mpg-* figures (default: every core; "
-                        "1 with --quick)")
+                        "1 with --quick); with --scheduler local, the Dask workers")
+    p.add_argument("--scheduler", default=None,
+                   help="run the grids of runs of the mpg-* figures on Dask: 'local' (a "
+                        "LocalCluster of --workers processes) or a scheduler address "
+                        "(tcp://host:8786, workers with fairmg installed); needs pip "
+                        "install \"fairmg[dask]\"; resumable like any run")
     p.add_argument("--no-progress", action="store_true",
                    help="no expected duration, no progress bar")
     p.set_defaults(func=_reproduce, parser=p)

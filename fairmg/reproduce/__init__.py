@@ -10,7 +10,9 @@ workers=None, checkpoint=None)``: ``seeds`` overrides the number of seeds (``Non
 the paper's), ``quick`` runs a reduced version for tests (its title says so), ``progress``
 prints the expected duration and one progress bar per stage (:mod:`._progress`),
 ``workers`` caps the worker processes of figures that use them, and ``checkpoint`` (a
-:class:`Checkpoint`) keeps finished runs when the figure is interrupted.
+:class:`Checkpoint`) keeps finished runs when the figure is interrupted. Where the runs go
+(this process, worker processes, a Dask cluster: ``reproduce(..., scheduler=...)``) is
+decided by :mod:`._executor`.
 
 Where figures go: full runs to ``figures/`` (the committed ones), quick runs to
 ``figures/quick/`` (git-ignored): :func:`default_out`.
@@ -147,12 +149,18 @@ class Checkpoint:
 
 def reproduce(id: str, out: str | Path | None = None, *, seeds: int | None = None,
               quick: bool = False, progress: bool = True,
-              workers: int | None = None) -> list[Path]:
+              workers: int | None = None, scheduler: str | None = None) -> list[Path]:
     """Make figure ``id`` under ``out``; returns the written paths (PNG first, then CSV).
 
     ``out`` defaults to :func:`default_out` (``figures/``, or ``figures/quick/`` when
     ``quick``). On Ctrl-C the worker processes stop at once, the finished runs are saved to
-    ``<out>/<id>.partial.npz`` (reused by the next run) and :class:`Interrupted` is raised.
+    ``<out>/<id>.partial.npz`` (reused by the next run) and :class:`Interrupted` is raised;
+    on any other error (a lost Dask worker or scheduler) the finished runs are saved there
+    too before the error propagates.
+
+    ``scheduler`` runs the figure's grid of runs on Dask (:mod:`._executor`): ``"local"``
+    (a ``LocalCluster`` of ``workers`` processes) or a scheduler's address
+    (``"tcp://host:8786"``; its workers need ``fairmg``). Default: ``workers`` processes.
     """
     known = figures()
     if id not in known:
@@ -176,14 +184,21 @@ def reproduce(id: str, out: str | Path | None = None, *, seeds: int | None = Non
             say(f"{id}: resuming, {len(ck.results)} finished run(s) loaded from {ck.path}")
     if "workers" in params:
         kwargs["workers"] = workers
+    from ._executor import use_scheduler
     from ._progress import InterruptGuard
 
     try:
-        with InterruptGuard():
+        with InterruptGuard(), use_scheduler(scheduler):
             paths = make(out, **kwargs)
     except KeyboardInterrupt:
         saved = ck.save() if ck is not None else None
         raise Interrupted(id, saved, len(ck.results) if saved else 0) from None
+    except BaseException:
+        if ck is not None and ck.save() is not None and progress:
+            from ._progress import say
+            say(f"{id}: failed; {len(ck.results)} finished run(s) kept in {ck.path} "
+                f"(the same command resumes from them)")
+        raise
     if ck is not None:
         ck.discard()
     return paths

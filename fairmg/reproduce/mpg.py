@@ -35,13 +35,14 @@ import csv
 import os
 import signal
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 
 import numpy as np
 from . import figure, job_key, quick_label
+from ._executor import current_scheduler, make_executor
 from ._progress import Stage, check_interrupt, format_duration, say
 
 PAPER = "002 (Convergence and PoA of softmax PG in MPGs)"
@@ -269,7 +270,8 @@ def estimate_seconds(jobs, workers: int | None = None, per_cost: float | None = 
 
 def run_jobs(jobs, *, workers: int | None = None, progress: bool = True, desc: str = "runs",
              checkpoint=None):
-    """Run ``jobs`` (in ``workers`` processes; 1: in this process).
+    """Run ``jobs`` (in ``workers`` processes; 1: in this process; on Dask inside
+    :func:`fairmg.reproduce._executor.use_scheduler`, as ``fairmg reproduce --scheduler``).
 
     Returns ``{config: {metric: array (seeds, iters + 1)}}`` with seeds in order.
 
@@ -287,6 +289,7 @@ def run_jobs(jobs, *, workers: int | None = None, progress: bool = True, desc: s
                 results[job] = got
     todo = [j for j in jobs if j not in results]
     workers = (os.cpu_count() or 1) if workers is None else int(workers)
+    scheduler = current_scheduler()     # set by `fairmg reproduce --scheduler` (Dask)
 
     def finished(job, curves, stage):
         results[job] = curves
@@ -296,20 +299,15 @@ def run_jobs(jobs, *, workers: int | None = None, progress: bool = True, desc: s
 
     with Stage(desc, len(jobs), total_cost=sum(j.cost for j in todo), enabled=progress,
                done=len(results)) as stage:
-        if workers <= 1 or len(todo) <= 1:
+        if scheduler is None and (workers <= 1 or len(todo) <= 1):
             for job in todo:
                 finished(*run_job(job), stage)
         elif todo:
-            warm_up(todo)
-            pool = _pool(workers)
-            try:
-                futures = [pool.submit(run_job, j) for j in todo]
-                for fut in as_completed(futures):
-                    finished(*fut.result(), stage)
-            except BaseException:
-                _stop_pool(pool)
-                raise
-            pool.shutdown(wait=True)
+            with make_executor(workers, scheduler, initializer=_worker_init) as ex:
+                if ex.kind == "processes":
+                    warm_up(todo)      # compiled once here, inherited by forked workers
+                for _, (job, curves) in ex.run(run_job, todo):
+                    finished(job, curves, stage)
     out: dict = {}
     for job in sorted(results, key=lambda j: j.seed):
         for k, v in results[job].items():

@@ -1,0 +1,317 @@
+"""Where independent jobs run: in this process, in worker processes, or on Dask.
+
+One small interface serves ``fairmg reproduce`` (its grids of runs) and ``python -m
+proofs_check campaign`` (its shards of claims): :meth:`Executor.run` maps a picklable
+function over a list of items and yields ``(index, result)`` as each finishes.
+
+* :class:`SerialExecutor`: in this process, in order (``workers=1``).
+* :class:`ProcessExecutor`: a :class:`concurrent.futures.ProcessPoolExecutor` (forked where
+  the platform can); Ctrl-C or an error stops every worker at once.
+* :class:`DaskExecutor`: a :class:`distributed.Client`, either on a fresh
+  ``distributed.LocalCluster(n_workers=W, threads_per_worker=1, processes=True)``
+  (``scheduler="local"``) or connected to a running scheduler (``scheduler="tcp://host:8786"``,
+  whose workers must have the same ``fairmg`` installed). Needs the optional extra
+  ``pip install "fairmg[dask]"``.
+
+:func:`make_executor` picks one. The scheduler ``reproduce`` uses when a figure does not
+say is set for a block of code with :func:`use_scheduler` (a context variable), so that the
+figure functions need no extra argument.
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from multiprocessing import get_all_start_methods, get_context
+from typing import Any, Callable, Iterator, Sequence
+
+__all__ = ["Executor", "SerialExecutor", "ProcessExecutor", "DaskExecutor", "make_executor",
+           "use_scheduler", "current_scheduler", "dask_available", "LOCAL"]
+
+#: The ``scheduler`` value that starts a Dask ``LocalCluster`` on this machine.
+LOCAL = "local"
+
+_SCHEDULER: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "fairmg_scheduler", default=None)
+
+
+def dask_available() -> bool:
+    """Whether ``dask.distributed`` is installed (the ``fairmg[dask]`` extra)."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("distributed") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+@contextlib.contextmanager
+def use_scheduler(scheduler: str | None):
+    """Make :func:`make_executor` default to ``scheduler`` inside the ``with`` block.
+
+    Parameters
+    ----------
+    scheduler : str or None
+        A Dask scheduler address, :data:`LOCAL`, or ``None`` (processes / serial).
+    """
+    token = _SCHEDULER.set(scheduler)
+    try:
+        yield
+    finally:
+        _SCHEDULER.reset(token)
+
+
+def current_scheduler() -> str | None:
+    """The scheduler set by the innermost :func:`use_scheduler` (``None`` outside)."""
+    return _SCHEDULER.get()
+
+
+class Executor:
+    """Runs ``fn(item)`` for every item; results come back as they finish.
+
+    Use as a context manager (``with make_executor(...) as ex: for i, r in ex.run(...)``):
+    leaving the block releases the workers.
+
+    Attributes
+    ----------
+    workers : int
+        How many items run at once (for a remote scheduler: its workers' threads when
+        connected).
+    kind : str
+        ``"serial"``, ``"processes"`` or ``"dask"``.
+    """
+
+    workers: int = 1
+    kind: str = "serial"
+
+    def run(self, fn: Callable[[Any], Any], items: Sequence) -> Iterator[tuple[int, Any]]:
+        """Yield ``(index, fn(items[index]))`` for every item, in order of completion.
+
+        An exception raised by ``fn`` propagates (the other items are cancelled).
+        """
+        raise NotImplementedError
+
+    def cancel(self, indices) -> None:
+        """Skip the items ``indices`` of the running :meth:`run` if they have not started
+        (an item already running still finishes and is yielded)."""
+
+    def close(self) -> None:
+        """Release the workers once every item finished (idempotent)."""
+
+    def stop(self) -> None:
+        """Release the workers now, dropping the items not finished (Ctrl-C, errors)."""
+        self.close()
+
+    def describe(self) -> str:
+        """One line saying where the jobs run."""
+        return f"{self.kind}, {self.workers} worker{'s' if self.workers != 1 else ''}"
+
+    def __enter__(self) -> "Executor":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self.stop()
+        else:
+            self.close()
+
+
+class SerialExecutor(Executor):
+    """Every item in this process, in order."""
+
+    kind = "serial"
+
+    def __init__(self):
+        self._skip: set = set()
+
+    def run(self, fn, items):
+        self._skip = set()
+        for k, item in enumerate(items):
+            if k not in self._skip:
+                yield k, fn(item)
+
+    def cancel(self, indices) -> None:
+        self._skip.update(int(k) for k in indices)
+
+
+class ProcessExecutor(Executor):
+    """A pool of ``workers`` processes (forked where possible, so that nothing is
+    re-imported or re-compiled), each set up by ``initializer``.
+
+    Parameters
+    ----------
+    workers : int
+        Processes.
+    initializer : callable, optional
+        Run once in each worker process (e.g. one BLAS thread, Ctrl-C ignored).
+    """
+
+    kind = "processes"
+
+    def __init__(self, workers: int, initializer: Callable[[], None] | None = None):
+        self.workers = max(1, int(workers))
+        methods = get_all_start_methods()
+        ctx = get_context("fork" if "fork" in methods else "spawn")
+        self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=initializer)
+
+    def run(self, fn, items):
+        self._futures = [self._pool.submit(fn, item) for item in items]
+        futures = {f: k for k, f in enumerate(self._futures)}
+        try:
+            for fut in as_completed(futures):
+                if not fut.cancelled():
+                    yield futures[fut], fut.result()
+        except BaseException:
+            self.stop()
+            raise
+
+    def cancel(self, indices) -> None:
+        for k in indices:
+            self._futures[k].cancel()
+
+    def stop(self, timeout: float = 1.0) -> None:
+        """Stop every worker now (SIGTERM, then SIGKILL after ``timeout``) and drop the
+        queued items; ``shutdown(wait=True)`` would finish every queued item first."""
+        pool = self._pool
+        procs = list((getattr(pool, "_processes", None) or {}).values())
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + timeout
+        for p in procs:
+            p.join(max(0.0, deadline - time.monotonic()))
+            if p.is_alive():
+                p.kill()
+                p.join(0.2)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+    def __del__(self):
+        pool = getattr(self, "_pool", None)
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+class DaskExecutor(Executor):
+    """Items as Dask tasks: on a new ``LocalCluster`` or a running scheduler.
+
+    Parameters
+    ----------
+    scheduler : str
+        :data:`LOCAL` (a ``LocalCluster(n_workers=workers, threads_per_worker=1,
+        processes=True)`` started here and closed on exit) or the address of a running
+        scheduler (``"tcp://10.0.0.5:8786"``), whose workers need ``fairmg`` installed.
+    workers : int, optional
+        Worker processes of a local cluster (default: every core); ignored for a remote
+        scheduler.
+
+    Raises
+    ------
+    ImportError
+        Without ``dask.distributed`` (install the extra: ``pip install "fairmg[dask]"``).
+    """
+
+    kind = "dask"
+
+    def __init__(self, scheduler: str = LOCAL, workers: int | None = None):
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError as exc:
+            raise ImportError(
+                "the Dask executor needs dask.distributed: pip install \"fairmg[dask]\" "
+                "(or run without --scheduler: worker processes serve)") from exc
+        self._cluster = None
+        self.address = scheduler
+        if scheduler == LOCAL:
+            n = max(1, int(workers or os.cpu_count() or 1))
+            self._cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                         dashboard_address=None, silence_logs=40)
+            self.address = self._cluster.scheduler_address
+            self._client = Client(self._cluster)
+            self.workers = n
+        else:
+            self._client = Client(scheduler)
+            info = self._client.scheduler_info()
+            self.workers = max(1, sum(int(w.get("nthreads", 1))
+                                      for w in info.get("workers", {}).values()))
+
+    @property
+    def client(self):
+        """The :class:`distributed.Client`."""
+        return self._client
+
+    def run(self, fn, items):
+        from distributed import as_completed as dask_completed
+
+        # pure=False: equal items (two identical jobs) are still two tasks
+        futures = self._futures = self._client.map(fn, list(items), pure=False)
+        index = {f.key: k for k, f in enumerate(futures)}
+        self._cancelled: set = set()
+        try:
+            for fut in dask_completed(futures):
+                k = index[fut.key]
+                if k in self._cancelled or fut.cancelled():
+                    continue
+                yield k, fut.result()
+        except BaseException:
+            self._client.cancel(futures)
+            raise
+
+    def cancel(self, indices) -> None:
+        indices = [int(k) for k in indices]
+        self._cancelled.update(indices)
+        self._client.cancel([self._futures[k] for k in indices])
+
+    def describe(self) -> str:
+        where = "a local cluster" if self._cluster is not None else self.address
+        return f"dask on {where}, {self.workers} worker{'s' if self.workers != 1 else ''}"
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        if self._cluster is not None:
+            self._cluster.close()
+            self._cluster = None
+
+
+def make_executor(workers: int | None = None, scheduler: str | None = None, *,
+                  initializer: Callable[[], None] | None = None,
+                  prefer_dask: bool = False) -> Executor:
+    """The executor for ``workers`` and ``scheduler``.
+
+    Parameters
+    ----------
+    workers : int, optional
+        Worker processes (default: every core).
+    scheduler : str, optional
+        A Dask scheduler address or :data:`LOCAL`; default the one set by
+        :func:`use_scheduler`, else none.
+    initializer : callable, optional
+        Per-process set-up of a :class:`ProcessExecutor` (ignored otherwise).
+    prefer_dask : bool
+        With no scheduler: a Dask local cluster when ``dask.distributed`` is installed
+        (``proofs_check campaign``), else processes. When false (``fairmg reproduce``),
+        no scheduler means processes, or this process for one worker.
+
+    Returns
+    -------
+    Executor
+        :class:`DaskExecutor` if a scheduler is given (or ``prefer_dask`` and dask is
+        installed), :class:`SerialExecutor` for one worker without Dask,
+        :class:`ProcessExecutor` otherwise.
+    """
+    if scheduler is None:
+        scheduler = current_scheduler()
+    if scheduler is None and prefer_dask and dask_available():
+        scheduler = LOCAL
+    if scheduler is not None:
+        return DaskExecutor(scheduler, workers)
+    n = (os.cpu_count() or 1) if workers is None else int(workers)
+    if n <= 1:
+        return SerialExecutor()
+    return ProcessExecutor(n, initializer)
