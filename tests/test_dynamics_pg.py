@@ -318,3 +318,22 @@ def test_worker_pool_gives_the_serial_results():
     assert serial.keys() == pooled.keys()
     for c in serial:
         np.testing.assert_array_equal(serial[c]["poa"], pooled[c]["poa"])
+
+
+@pytest.mark.parametrize("algo,lam,K", [("pg", 0.0, 0), ("npg", 0.0, 0), ("npg", 100.0, 0),
+                                        ("npg-br", 0.0, 3), ("npg-br", 1.0, 3)])
+def test_lockstep_batches_of_seeds_give_the_single_runs(algo, lam, K):
+    """Figure 1's grid runs the seeds of a configuration in lockstep (one batch of logits);
+    each seed's curves must be those of its own run, NaN where a seed diverges (NPG with
+    lambda = 100 overshoots: the batch falls back to single runs)."""
+    from fairmg.reproduce import mpg
+    jobs = [mpg.Job(3, s, algo, lam, K, 15) for s in range(3)]
+    for (job, curves), single in zip(mpg.run_batch(jobs), jobs):
+        assert job == single
+        _, want = mpg.run_job(single)
+        for k in mpg.METRICS:
+            np.testing.assert_allclose(curves[k], want[k], rtol=0, atol=1e-12)
+    every = jobs + [mpg.Job(2, 0, "nn-pg", 0.0, 0, 15)]
+    split = mpg.batches(every, workers=2)
+    assert sorted(map(str, (j for b in split for j in b))) == sorted(map(str, every))
+    assert all(len({j.config for j in b}) == 1 for b in split)

@@ -126,11 +126,54 @@ def run_job(job: Job) -> tuple[Job, dict[str, np.ndarray]]:
         return job, {k: np.full(job.iters + 1, np.nan) for k in METRICS}
 
 
-def _job_curves(job: Job) -> dict[str, np.ndarray]:
+#: Algorithms whose runs of one configuration step in lockstep over seeds (a batch of
+#: initial logits: one compiled evaluation, or one compiled NPG-BR step, per iteration).
+BATCHED_ALGOS = ("pg", "npg", "npg-br")
+
+
+def run_batch(jobs) -> list[tuple[Job, dict[str, np.ndarray]]]:
+    """Run jobs of one configuration (different seeds) in lockstep; returns
+    ``[(job, curves)]`` in the order given, each the same as :func:`run_job`'s.
+
+    One seed's divergence (``FloatingPointError``) stops a lockstep run, so such a batch
+    falls back to its runs one by one: each then gets its own curves or NaNs.
+    """
+    jobs = tuple(jobs)
+    if len(jobs) == 1 or jobs[0].algo not in BATCHED_ALGOS:
+        return [run_job(j) for j in jobs]
+    if len({j.config + (j.iters,) for j in jobs}) != 1:
+        raise ValueError("a batch holds runs of one configuration")
+    try:
+        curves = _job_curves(jobs[0], seeds=[j.seed for j in jobs])
+    except FloatingPointError:
+        return [run_job(j) for j in jobs]
+    return [(j, {k: v[:, b] for k, v in curves.items()}) for b, j in enumerate(jobs)]
+
+
+def batches(jobs, workers: int) -> list[tuple[Job, ...]]:
+    """Group ``jobs`` by configuration into lockstep batches (:func:`run_batch`), each
+    split so that no batch costs more than a quarter of a worker's share of the total (or
+    one run): the longest batch bounds the wall time."""
+    groups: dict = {}
+    for j in jobs:
+        key = j.config + (j.iters,) if j.algo in BATCHED_ALGOS else (j,)
+        groups.setdefault(key, []).append(j)
+    cap = sum(j.cost for j in jobs) / (4 * max(1, workers))
+    out = []
+    for group in groups.values():
+        group.sort(key=lambda j: j.seed)
+        size = max(1, int(cap // max(group[0].cost, 1e-9)))
+        out += [tuple(group[k:k + size]) for k in range(0, len(group), size)]
+    return sorted(out, key=lambda b: -sum(j.cost for j in b))
+
+
+def _job_curves(job: Job, seeds=None) -> dict[str, np.ndarray]:
+    """The curves of ``job``; with ``seeds``, of those seeds in lockstep (axis 1)."""
     import fairmg as fm
 
     g = fm.games.coordination(n_agents=job.n_agents, eps=EPS, gamma=GAMMA)
-    theta0 = initial_logits(job.n_agents, job.seed)
+    theta0 = (initial_logits(job.n_agents, job.seed) if seeds is None else
+              np.stack([initial_logits(job.n_agents, s) for s in seeds]))
     if job.algo == "pg":
         run = fm.dynamics.softmax_pg(g, theta0, lr=LR, iters=job.iters, log_barrier=job.lam,
                                      metrics=METRICS)
@@ -216,7 +259,9 @@ def warm_up(jobs) -> None:
     estimate does not count it)."""
     kinds = {(j.algo, j.lam > 0, j.K) for j in jobs}
     for algo, barrier, K in sorted(kinds, key=str):
-        run_job(Job(2, 0, algo, 0.1 if barrier else 0.0, K, 1))
+        pair = tuple(Job(2, s, algo, 0.1 if barrier else 0.0, K, 1) for s in (0, 1))
+        run_job(pair[0])
+        run_batch(pair)               # the lockstep kernels too
         check_interrupt()
 
 
@@ -299,15 +344,18 @@ def run_jobs(jobs, *, workers: int | None = None, progress: bool = True, desc: s
 
     with Stage(desc, len(jobs), total_cost=sum(j.cost for j in todo), enabled=progress,
                done=len(results)) as stage:
-        if scheduler is None and (workers <= 1 or len(todo) <= 1):
-            for job in todo:
-                finished(*run_job(job), stage)
-        elif todo:
+        units = batches(todo, workers)
+        if scheduler is None and (workers <= 1 or len(units) <= 1):
+            for unit in units:
+                for job, curves in run_batch(unit):
+                    finished(job, curves, stage)
+        elif units:
             with make_executor(workers, scheduler, initializer=_worker_init) as ex:
                 if ex.kind == "processes":
                     warm_up(todo)      # compiled once here, inherited by forked workers
-                for _, (job, curves) in ex.run(run_job, todo):
-                    finished(job, curves, stage)
+                for _, done in ex.run(run_batch, units):
+                    for job, curves in done:
+                        finished(job, curves, stage)
     out: dict = {}
     for job in sorted(results, key=lambda j: j.seed):
         for k, v in results[job].items():
