@@ -34,8 +34,10 @@ def test_shards_cover_the_budget_with_seeds_from_seed_claim_and_index():
         by_claim.setdefault(s.claim_id, []).append(s)
     assert sorted(s.examples for s in by_claim["mre/prop-1"]) == [13, 13, 14]
     assert [s.examples for s in by_claim["mre/repair-cost"]] == [7]
-    seeds = {s.seed for s in shards}
-    assert len(seeds) == len(shards)                      # every shard its own seed
+    for group in by_claim.values():                       # every shard of a claim its own seed
+        assert len({s.seed for s in group}) == len(group)
+        assert {s.seed for s in group if s.index == 0} == {7}   # shard 0: the seed itself
+    assert len({s.seed for s in shards if s.index > 0}) == len([s for s in shards if s.index > 0])
     assert campaign.shard_seed(7, "mre/prop-1", 2) == campaign.shard_seed(7, "mre/prop-1", 2)
     assert campaign.shard_seed(7, "mre/prop-1", 2) != campaign.shard_seed(8, "mre/prop-1", 2)
 
@@ -140,7 +142,7 @@ def test_reproduce_grid_on_dask_skips_the_checkpointed_runs(tmp_path, monkeypatc
     monkeypatch.setattr(_executor.DaskExecutor, "run", spy)
     with _executor.use_scheduler(_executor.LOCAL):
         res = mpg.run_jobs(jobs, workers=2, progress=False, checkpoint=ck)
-    assert set(ran) == set(jobs[1:])                            # the finished one skipped
+    assert {j for unit in ran for j in unit} == set(jobs[1:])  # the finished one skipped
     assert set(ck.results) == {job_key(j) for j in jobs}
     for cfg in serial:
         for k in serial[cfg]:
@@ -151,20 +153,32 @@ def test_reproduce_keeps_finished_runs_when_the_executor_fails(tmp_path, monkeyp
     """A lost worker (any error, not only Ctrl-C) leaves the finished runs on disk."""
     from fairmg.reproduce import mpg, reproduce
 
-    calls = []
-    real = mpg.run_job
+    finished = []
+    real = mpg.run_batch
 
-    def flaky(job):
-        if job.iters != mpg.QUICK["iters"]:        # a probe run of the estimate
-            return real(job)
-        calls.append(job)
-        if len(calls) > 3:
+    def flaky(unit):
+        if len(finished) >= 3:
             raise RuntimeError("worker lost")
-        return real(job)
+        out = real(unit)
+        finished.extend(job for job, _ in out)
+        return out
 
-    monkeypatch.setattr(mpg, "run_job", flaky)
+    monkeypatch.setattr(mpg, "run_batch", flaky)
     monkeypatch.setattr(mpg, "warm_up", lambda jobs: None)
     with pytest.raises(RuntimeError, match="worker lost"):
         reproduce("mpg-fig4", tmp_path, quick=True, progress=False, workers=1)
     ck = Checkpoint.load(tmp_path / "mpg-fig4.partial.npz")
-    assert len(ck.results) == 3
+    assert len(finished) >= 3 and set(ck.results) == {job_key(j) for j in finished}
+
+
+def test_a_one_shard_claim_is_exactly_the_table_run():
+    """Shard 0 runs with the campaign's seed, so a claim within one shard reproduces
+    ``check_claim(id, seed=seed)`` (what ``table`` writes), example for example."""
+    from proofs_check import check_claim
+    res = campaign.run_campaign(["mre/repair-cost", "mre/prop-1"], examples=25, workers=1,
+                                seed=3, use_dask=False, shard_size=1000)
+    for rep in res.reports:
+        alone = check_claim(rep.claim_id, max_examples=25, seed=3, profile="thorough")
+        assert (rep.status, rep.examples_run, rep.filtered) == (
+            alone.status, alone.examples_run, alone.filtered)
+        assert rep.worst_slack == alone.worst_slack

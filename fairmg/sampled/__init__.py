@@ -8,13 +8,17 @@ on NumPy or any array-API backend (CuPy, ``array_api_strict``).
 >>> est.mean.shape, est.stderr.shape
 ((2,), (2,))
 """
-from . import backend, estimators
+from . import backend, estimators, networks, optim
 from .backend import namespace
 from .estimators import discounted_returns, gae, reinforce_gradient, td_errors
 from .rollouts import (BIAS_TOL, Evaluator, Rollout, SampledBatchEvaluation, ValueEstimate,
                        estimate_values, rollouts, truncation_horizon)
+from .networks import MLPPolicy, TabularPolicy, ValueNetwork
+from .optim import Adam, AdamState, CGResult, LineSearchResult, TrustRegionStep, ValueNorm
 
 __all__ = ["namespace", "rollouts", "Rollout", "estimate_values", "ValueEstimate",
            "truncation_horizon", "BIAS_TOL", "discounted_returns", "td_errors", "gae",
            "reinforce_gradient", "Evaluator", "SampledBatchEvaluation", "backend",
-           "estimators"]
+           "estimators", "networks", "optim", "TabularPolicy", "MLPPolicy",
+           "ValueNetwork", "Adam", "AdamState", "CGResult", "TrustRegionStep",
+           "LineSearchResult", "ValueNorm"]

@@ -100,15 +100,21 @@ def def_2_2(c) -> Verdict:
        atol=1e-8, rtol=1e-7,
        tolerance="scale = 1/(1-gamma)^2 (gradient range); five-point differences with "
                  "h = 1e-3 (1-gamma): truncation ~ h^4 / (1-gamma)^6 and round-off "
-                 "~ 1e-16 / (h (1-gamma)) are both below 1e-10 / (1-gamma)^2.")
+                 "~ 1e-16 / (h (1-gamma)) are both below 1e-10 / (1-gamma)^2. The FD of "
+                 "Phi uses phi minus its mean (phi + c is as much a potential, with the "
+                 "same gradient), else round-off grows as eps max|phi| / h.")
 def lemma_3_1(c) -> Verdict:
     """Closed form (2) against central finite differences of V^i(mu) and Phi(mu)."""
     g, theta = c.game, c.theta
     closed, _ = ex.policy_gradient(g, theta)
 
+    phi = g.joint_potential()
+    centred = g.with_rewards(g.joint_rewards(), potential=phi - phi.mean())
+
     def f(th):
         ev = fm.evaluate(g, fm.ProductPolicy.from_logits(g, th))
-        return np.append(ev.value_at_initial, ev.potential_at_initial)
+        pot = fm.evaluate(centred, fm.ProductPolicy.from_logits(centred, th))
+        return np.append(ev.value_at_initial, pot.potential_at_initial)
 
     mask = np.broadcast_to(g.action_mask[:, None, :], theta.shape)
     fd = ex.fd_gradient(f, theta, mask, 1e-3 * (1 - g.gamma))
