@@ -264,3 +264,17 @@ def test_thm_3_4_step_size_uses_the_exact_range():
     g = _bandit([0.0, 0.5, 1.0], gamma=0.5)
     eta = mpg_pg._pg_step_bound(g)
     assert eta == pytest.approx(0.5 / (1 * 5 * 2.0))      # range of Phi = 1/(1-gamma)
+
+
+def test_lemma_3_1_holds_for_a_potential_far_from_zero():
+    """A campaign 'refuted' Lemma 3.1 on phi = phi_0 + 5e11 (as much a potential): the
+    finite differences of Phi lost every digit to round-off. The oracle now differentiates
+    the centred potential; the closed form -1/9 of (2) is recovered to 1e-12."""
+    big = 500011061104.7514
+    g = fm.MarkovGame(np.ones((1, 3, 1)), np.array([[[0.0, 0.0, 1.0]]]), 0.0,
+                      action_sizes=(3,), potential=np.array([[big, big, big + 1.0]]))
+    v = get_claim("mpg_pg/lemma-3.1")(Case(game=g, theta=np.zeros((1, 1, 3))))
+    assert v.holds and abs(v.slack) < 1e-12
+    # d Phi / d theta_a = pi_a (phi_a - E phi) with pi uniform: (-1/9, -1/9, 2/9)
+    closed, _ = ex.policy_gradient(g, np.zeros((1, 1, 3)))
+    np.testing.assert_allclose(closed[0, 0], [-1 / 9, -1 / 9, 2 / 9], atol=1e-12)
