@@ -88,14 +88,9 @@ def test_cor_4_8_refutation_is_found_by_hypothesis():
 
 
 def _thm_4_7_counterexample():
-    """Found by the 1000-example thorough search (issue 12; seed 0, ~840 examples): one
-    state, gamma 0, agent 0 has actions with rewards (0.1, 0.55), agent 1 (one action) gets
-    phi = (0.55, 1.0): an MPG (r^0 = phi - 0.45, agent 1 a dummy) with 0 < Phi <= V."""
-    g = fm.MarkovGame(np.ones((1, 2, 1)), np.array([[[0.1, 0.55]], [[0.55, 1.0]]]), 0.0,
-                      action_sizes=(2, 1), potential=np.array([[0.55, 1.0]]))
-    p0 = 1 / (1 + np.exp(-1.0))                       # softmax of logits (1, 0)
-    pol = fm.ProductPolicy(g, np.array([[[p0, 1 - p0]], [[1.0, 0.0]]]))
-    return Case(game=g, policy=pol, eps=0.5, sigma=1.0), p0
+    """Found by the 1000-example thorough search (issue 12; seed 0, ~840 examples); the
+    claim's registered example since (``mpg_pg.thm_4_7_counterexample``)."""
+    return mpg_pg.thm_4_7_counterexample(), 1 / (1 + np.exp(-1.0))   # softmax of (1, 0)
 
 
 def test_thm_4_7_is_refuted_bound_7_negative_after_one_step():
