@@ -27,7 +27,9 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_all_start_methods, get_context
 from typing import Any, Callable, Iterator, Sequence
 
-__all__ = ["Executor", "SerialExecutor", "ProcessExecutor", "DaskExecutor", "make_executor",
+import numpy as np
+
+__all__ = ["run_grid", "Executor", "SerialExecutor", "ProcessExecutor", "DaskExecutor", "make_executor",
            "use_scheduler", "current_scheduler", "dask_available", "LOCAL"]
 
 #: The ``scheduler`` value that starts a Dask ``LocalCluster`` on this machine.
@@ -315,3 +317,74 @@ def make_executor(workers: int | None = None, scheduler: str | None = None, *,
     if n <= 1:
         return SerialExecutor()
     return ProcessExecutor(n, initializer)
+
+
+def run_grid(jobs, run_unit: Callable, *, workers: int | None = None, progress: bool = True,
+             desc: str = "runs", checkpoint=None, group: Callable | None = None,
+             initializer: Callable | None = None, warm_up: Callable | None = None) -> dict:
+    """Run a figure's grid of ``jobs`` (frozen dataclasses with ``seed``, ``config`` and a
+    modelled ``cost``) through one executor; the shared runner of every figure module.
+
+    Parameters
+    ----------
+    run_unit : callable
+        ``run_unit(unit) -> [(job, curves)]`` for a tuple of jobs (a module-level
+        function: it is sent to worker processes).
+    workers : int, optional
+        Processes (default every core; 1: this process); on Dask inside
+        :func:`use_scheduler` (``fairmg reproduce --scheduler``).
+    checkpoint : fairmg.reproduce.Checkpoint, optional
+        Jobs already in it are not run again; every finished job is added as it finishes,
+        so an interruption or a lost worker loses only the runs in flight.
+    group : callable, optional
+        ``group(todo, workers) -> [unit, ...]`` (default one job per unit), e.g. seeds of
+        one configuration run in lockstep.
+    initializer, warm_up : callable, optional
+        Worker set-up; ``warm_up(todo)`` runs here before forking (compiled kernels are
+        then inherited).
+
+    Returns
+    -------
+    dict
+        ``{config: {metric: array (seeds, ...)}}`` with seeds in order.
+    """
+    from . import job_key
+    from ._progress import Stage
+
+    jobs = sorted(set(jobs), key=lambda j: -j.cost)
+    results: dict = {}
+    if checkpoint is not None:
+        for job in jobs:
+            got = checkpoint.results.get(job_key(job))
+            if got is not None:
+                results[job] = got
+    todo = [j for j in jobs if j not in results]
+    workers = (os.cpu_count() or 1) if workers is None else int(workers)
+    scheduler = current_scheduler()
+
+    def finished(job, curves, stage):
+        results[job] = curves
+        if checkpoint is not None:
+            checkpoint.results[job_key(job)] = curves
+        stage.advance(job.cost)
+
+    units = group(todo, workers) if group is not None else [(j,) for j in todo]
+    with Stage(desc, len(jobs), total_cost=sum(j.cost for j in todo), enabled=progress,
+               done=len(results)) as stage:
+        if scheduler is None and (workers <= 1 or len(units) <= 1):
+            for unit in units:
+                for job, curves in run_unit(unit):
+                    finished(job, curves, stage)
+        elif units:
+            with make_executor(min(workers, len(units)), scheduler,
+                               initializer=initializer) as ex:
+                if ex.kind == "processes" and warm_up is not None:
+                    warm_up(todo)
+                for _, done in ex.run(run_unit, units):
+                    for job, curves in done:
+                        finished(job, curves, stage)
+    out: dict = {}
+    for job in sorted(results, key=lambda j: j.seed):
+        for k, v in results[job].items():
+            out.setdefault(job.config, {}).setdefault(k, []).append(np.asarray(v))
+    return {c: {k: np.array(v) for k, v in m.items()} for c, m in out.items()}

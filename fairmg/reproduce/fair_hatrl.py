@@ -28,16 +28,14 @@ Settings the paper leaves open or that do not transfer, and ours:
 from __future__ import annotations
 
 import csv
-import os
 import signal
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from . import figure, job_key, quick_label
-from ._executor import current_scheduler, make_executor
-from ._progress import Stage
+from . import figure, quick_label
+from ._executor import run_grid
 
 __all__ = ["Job", "run_job", "run_jobs", "initial_logits", "GAME_KW", "ALPHAS", "NU",
            "KL", "CLIP", "HAPPO_LR", "HAPPO_LR_SCALE", "ALG1_ALPHAS", "jobs_for",
@@ -154,44 +152,19 @@ def jobs_for(seeds: int, iters: int) -> list[Job]:
     return jobs
 
 
+def run_unit(unit) -> list[tuple[Job, dict[str, np.ndarray]]]:
+    """:func:`run_job` of every job of ``unit`` (the executor's unit of work)."""
+    return [run_job(j) for j in unit]
+
+
 def run_jobs(jobs, *, workers: int | None = None, progress: bool = True,
              checkpoint=None) -> dict:
     """Run ``jobs`` (in ``workers`` processes, or on the Dask scheduler of
     ``fairmg reproduce --scheduler``), reusing and filling ``checkpoint``.
 
     Returns ``{config: {metric: array (seeds, ...)}}`` with seeds in order."""
-    jobs = sorted(set(jobs), key=lambda j: -j.cost)
-    results: dict = {}
-    if checkpoint is not None:
-        for job in jobs:
-            got = checkpoint.results.get(job_key(job))
-            if got is not None:
-                results[job] = got
-    todo = [j for j in jobs if j not in results]
-    workers = (os.cpu_count() or 1) if workers is None else int(workers)
-    scheduler = current_scheduler()
-
-    def finished(job, curves, stage):
-        results[job] = curves
-        if checkpoint is not None:
-            checkpoint.results[job_key(job)] = curves
-        stage.advance(job.cost)
-
-    with Stage("fair-hatrl", len(jobs), total_cost=sum(j.cost for j in todo),
-               enabled=progress, done=len(results)) as stage:
-        if scheduler is None and (workers <= 1 or len(todo) <= 1):
-            for job in todo:
-                finished(*run_job(job), stage)
-        elif todo:
-            with make_executor(min(workers, len(todo)), scheduler,
-                               initializer=_worker_init) as ex:
-                for _, (job, curves) in ex.run(run_job, todo):
-                    finished(job, curves, stage)
-    out: dict = {}
-    for job in sorted(results, key=lambda j: j.seed):
-        for k, v in results[job].items():
-            out.setdefault(job.config, {}).setdefault(k, []).append(np.asarray(v))
-    return {c: {k: np.array(v) for k, v in m.items()} for c, m in out.items()}
+    return run_grid(jobs, run_unit, workers=workers, progress=progress, desc="fair-hatrl",
+                    checkpoint=checkpoint, initializer=_worker_init)
 
 
 # -- statistics -----------------------------------------------------------------------
@@ -276,8 +249,8 @@ def _notes(results: dict, summary: dict, opt: float, seeds: int, iters: int,
         worst = max(fam, key=lambda c: summary[c]["drop"])
         worst_own = max(fam, key=lambda c: summary[c]["own_drop"])
         lines.append(
-            f"- HAPPO unstable at alpha 1.5? Largest welfare (TAC) drop below its running "
-            f"max, mean over seeds: " + ", ".join(f"{label(*c)} {summary[c]['drop']:.3f}"
+            "- HAPPO unstable at alpha 1.5? Largest welfare (TAC) drop below its running "
+            "max, mean over seeds: " + ", ".join(f"{label(*c)} {summary[c]['drop']:.3f}"
                                                    for c in fam)
             + f"; the largest is {label(*worst)}. A fair method may lower the welfare on "
             f"purpose; the drop of the objective it ascends is the instability: largest "
@@ -423,7 +396,7 @@ def make(out, *, seeds=None, quick=False, progress=True, workers=None,
     png, csv_path, md = out / "fair-hatrl.png", out / "fair-hatrl.csv", out / "fair-hatrl.md"
     _plot(png, results, summary, opt, seeds, iters, quick)
     _write_csv(csv_path, results, notes)
-    head = [f"# fair-hatrl: 000 Sec. 5.2 on the cleaning commons, exactly"
+    head = ["# fair-hatrl: 000 Sec. 5.2 on the cleaning commons, exactly"
             + (f" ({quick_label(seeds)})" if quick else ""), "",
             f"Game: `fairmg.games.commons(n_agents={GAME_KW['n_agents']})` (CleanUp "
             f"analogue). nu = {NU}; HATRPO delta = {KL} (Table 4); HAPPO clip = {CLIP}, "

@@ -35,15 +35,13 @@ import csv
 import os
 import signal
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 
 import numpy as np
 from . import figure, job_key, quick_label
-from ._executor import current_scheduler, make_executor
-from ._progress import Stage, check_interrupt, format_duration, say
+from ._executor import run_grid
+from ._progress import check_interrupt, format_duration, say
 
 PAPER = "002 (Convergence and PoA of softmax PG in MPGs)"
 AGENTS = (2, 3, 5)
@@ -228,30 +226,6 @@ def _worker_init() -> None:
     limit_blas_threads(1)
 
 
-def _pool(workers: int) -> ProcessPoolExecutor:
-    """Worker processes, forked where the platform can (no re-import, no ``__main__``
-    guard needed), each with one BLAS thread."""
-    methods = get_all_start_methods()
-    ctx = get_context("fork" if "fork" in methods else "spawn")
-    return ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init)
-
-
-def _stop_pool(pool: ProcessPoolExecutor, timeout: float = 1.0) -> None:
-    """Stop every worker now (SIGTERM, then SIGKILL after ``timeout``) and drop the
-    queued jobs; ``shutdown(wait=True)`` would instead finish every queued job first."""
-    procs = list((getattr(pool, "_processes", None) or {}).values())
-    for p in procs:
-        if p.is_alive():
-            p.terminate()
-    pool.shutdown(wait=False, cancel_futures=True)
-    deadline = time.monotonic() + timeout
-    for p in procs:
-        p.join(max(0.0, deadline - time.monotonic()))
-        if p.is_alive():
-            p.kill()
-            p.join(0.2)
-
-
 def warm_up(jobs) -> None:
     """Run one 1-iteration job of each kind in ``jobs`` (N = 2) in this process, so that
     every numba kernel they need is loaded (or compiled) once, here, before the worker
@@ -325,42 +299,9 @@ def run_jobs(jobs, *, workers: int | None = None, progress: bool = True, desc: s
     interruption (Ctrl-C) loses only the runs in flight. On Ctrl-C the worker processes
     are stopped at once and ``KeyboardInterrupt`` propagates.
     """
-    jobs = sorted(set(jobs), key=lambda j: -j.cost)
-    results: dict = {}
-    if checkpoint is not None:
-        for job in jobs:
-            got = checkpoint.results.get(job_key(job))
-            if got is not None:
-                results[job] = got
-    todo = [j for j in jobs if j not in results]
-    workers = (os.cpu_count() or 1) if workers is None else int(workers)
-    scheduler = current_scheduler()     # set by `fairmg reproduce --scheduler` (Dask)
-
-    def finished(job, curves, stage):
-        results[job] = curves
-        if checkpoint is not None:
-            checkpoint.results[job_key(job)] = curves
-        stage.advance(job.cost)
-
-    with Stage(desc, len(jobs), total_cost=sum(j.cost for j in todo), enabled=progress,
-               done=len(results)) as stage:
-        units = batches(todo, workers)
-        if scheduler is None and (workers <= 1 or len(units) <= 1):
-            for unit in units:
-                for job, curves in run_batch(unit):
-                    finished(job, curves, stage)
-        elif units:
-            with make_executor(workers, scheduler, initializer=_worker_init) as ex:
-                if ex.kind == "processes":
-                    warm_up(todo)      # compiled once here, inherited by forked workers
-                for _, done in ex.run(run_batch, units):
-                    for job, curves in done:
-                        finished(job, curves, stage)
-    out: dict = {}
-    for job in sorted(results, key=lambda j: j.seed):
-        for k, v in results[job].items():
-            out.setdefault(job.config, {}).setdefault(k, []).append(v)
-    return {c: {k: np.array(v) for k, v in m.items()} for c, m in out.items()}
+    return run_grid(jobs, run_batch, workers=workers, progress=progress, desc=desc,
+                    checkpoint=checkpoint, group=batches, initializer=_worker_init,
+                    warm_up=warm_up)
 
 
 # -- statistics and selection ----------------------------------------------------------
