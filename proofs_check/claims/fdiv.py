@@ -846,7 +846,7 @@ _EXPECTED = {
 #: profile's budget (1000 in ``thorough``).
 _EXAMPLES = {"fdiv/lemma-1": {"ci": 20, "thorough": 300},
              "fdiv/lemma-1-boundary": {"ci": 20, "thorough": 300},
-             "fdiv/cor-1": {"ci": 20, "thorough": 200}, "fdiv/cor-2": {"ci": 20, "thorough": 300},
+             "fdiv/cor-1": {"ci": 20}, "fdiv/cor-2": {"ci": 20},
              "fdiv/lemma-3": {"ci": 20}}
 
 if claim is not None:

@@ -281,7 +281,7 @@ def _stationary_point(g, theta0, lam, tol):
                                                  max_gamma=0.95, rewards=RUN_REWARDS),
                                  lam=st.step_sizes(1e-3, 1.0),
                                  theta0=st.logits(max_peak=8.0)),
-       max_examples={"ci": 10, "thorough": 500}, atol=1e-10,
+       max_examples={"ci": 10}, atol=1e-10,
        tolerance="scale = 1/(1-gamma); M is exact (max over s of the largest over the "
                  "smallest visitation of s).")
 def lemma_3_5(c) -> Verdict:
