@@ -106,7 +106,14 @@ def _softmax_rows(theta, sizes):
 
 
 class AgentProblem:
-    r"""Agent i's dual-clipped objective (16), exactly, at fixed old/shared quantities.
+    r"""Agent i's dual-clipped objective (16) at fixed old/shared quantities, as a weighted
+    sum over entries :math:`(s_k, \mathbf a_k, w_k, \hat A_k)`.
+
+    The exact objective's entries are every (s, a) with :math:`w = \bar d(s)\pi_{old}(a|s)`
+    (this constructor); a sampled batch's are its samples
+    (:meth:`from_entries`; :mod:`fairmg.sampled.anticipation`). Expectations are
+    :math:`\sum_k w_k f_k`; the state weights of the penalties are
+    :math:`\sum_{k: s_k = s} w_k\,\mathbb I_X(k)`.
 
     Parameters
     ----------
@@ -135,24 +142,44 @@ class AgentProblem:
 
     def __init__(self, game, dbar, joint_old, adv, agent, rows, probs_old, shared, rho,
                  kappa_i, clip, clip_on="own"):
+        S, A = game.n_states, game.n_joint_actions
+        self._setup(game, np.repeat(np.arange(S), A), np.tile(game.joint_actions, (S, 1)),
+                    (dbar[:, None] * joint_old).reshape(-1), np.asarray(adv).reshape(-1),
+                    agent, rows, probs_old, shared, rho, kappa_i, clip, clip_on)
+
+    @classmethod
+    def from_entries(cls, game, states, actions, weights, adv, agent, rows, probs_old,
+                     shared, rho, kappa_i, clip, clip_on="own"):
+        """The objective over K weighted entries: ``states`` (K,), joint ``actions``
+        (K, N), ``weights`` (K,), advantages ``adv`` (K,); other arguments as the
+        constructor's."""
+        self = cls.__new__(cls)
+        self._setup(game, np.asarray(states), np.asarray(actions), np.asarray(weights),
+                    np.asarray(adv), agent, rows, probs_old, shared, rho, kappa_i, clip,
+                    clip_on)
+        return self
+
+    def _setup(self, game, states, actions, w, adv, agent, rows, probs_old, shared, rho,
+               kappa_i, clip, clip_on):
         self.game, self.i, self.rows = game, int(agent), tuple(int(j) for j in rows)
-        self.w = dbar[:, None] * joint_old                # (S, A) sampling weights
-        self.adv = adv
-        self.ja = game.joint_actions
+        self.s, self.act, self.w, self.adv = states, actions, w, adv
         self.sizes = game.action_sizes
         self.probs_old, self.shared = probs_old, shared
         self.rho, self.kappa, self.clip, self.clip_on = rho, kappa_i, clip, clip_on
 
-    def _joint(self, table, j):
-        """Per-agent table (S, A_max) of agent j lifted to joint actions (S, A)."""
-        return table[:, self.ja[:, j]]
+    def _at(self, table, j):
+        """Agent j's probability of its action in every entry: ``table[s_k, a_k^j]``."""
+        return table[self.s, self.act[:, j]]
+
+    def _per_state(self, x):
+        return np.bincount(self.s, weights=x, minlength=self.game.n_states)
 
     def _parts(self, probs):
         i, eps = self.i, self.clip
-        xi = self._joint(probs[i], i) / self._joint(self.probs_old[i], i)
+        xi = self._at(probs[i], i) / self._at(self.probs_old[i], i)
         xin = np.ones_like(xi)
         for j in self.rows:
-            xin = xin * self._joint(probs[j], j) / self._joint(self.probs_old[j], j)
+            xin = xin * self._at(probs[j], j) / self._at(self.probs_old[j], j)
         A = self.adv
         if self.clip_on == "own":
             r = xi
@@ -162,13 +189,13 @@ class AgentProblem:
             r = xi * xin
             unclipped = ~(((A > 0) & (r > 1 + eps)) | ((A < 0) & (r < 1 - eps)))
             term = np.minimum(r * A, np.clip(r, 1 - eps, 1 + eps) * A)
-        # indicator sets of eq. (14), per (s, a), and the state weights of the penalties
+        # indicator sets of eq. (14), per entry, and the state weights of the penalties
         Wij, Wii = {}, {}
         for j in self.rows:
-            rij = self._joint(probs[j], j) / self._joint(self.shared[j, j], j)
-            Wij[j] = np.sum(self.w * (rij * A >= A), axis=1)
-            rii = self._joint(probs[i], i) / self._joint(self.shared[j, i], i)
-            Wii[j] = np.sum(self.w * (rii * A >= A), axis=1)
+            rij = self._at(probs[j], j) / self._at(self.shared[j, j], j)
+            Wij[j] = self._per_state(self.w * (rij * A >= A))
+            rii = self._at(probs[i], i) / self._at(self.shared[j, i], i)
+            Wii[j] = self._per_state(self.w * (rii * A >= A))
         return xi, xin, r, unclipped, term, Wij, Wii
 
     def value(self, theta_rows) -> float:
@@ -189,13 +216,13 @@ class AgentProblem:
         probs = _softmax_rows(theta_rows, self.sizes)
         xi, xin, r, unclipped, term, Wij, Wii = self._parts(probs)
         i, A, c = self.i, self.adv, self.kappa * self.rho
+        S = self.game.n_states
         grad = np.zeros_like(theta_rows)
         if self.clip_on == "own":
             g_own = self.w * xin * xi * A * unclipped        # d/dlog pi^ii(a_i)
             g_nb = self.w * term                             # d/dlog pi^ij(a_j)
         else:
             g_own = g_nb = self.w * r * A * unclipped
-        # d/dlog pi -> aggregated per (s, b), then through the softmax
         dprob = {}                                           # d value / d probs (penalties)
         for j in (i,) + self.rows:
             dprob[j] = np.zeros_like(probs[j])
@@ -204,8 +231,9 @@ class AgentProblem:
             dprob[i] -= 2 * c * Wii[j][:, None] * (probs[i] - self.shared[j, i])
         for j in (i,) + self.rows:
             n = self.sizes[j]
-            onehot = (self.ja[:, j][:, None] == np.arange(n)[None, :]).astype(float)
-            G = (g_own if j == i else g_nb) @ onehot                     # (S, n)
+            flat = self.s * n + self.act[:, j]               # d/dlog pi summed per (s, b)
+            G = np.bincount(flat, weights=g_own if j == i else g_nb,
+                            minlength=S * n).reshape(S, n)
             p = probs[j, :, :n]
             h = G + p * dprob[j][:, :n]                   # d/dlog pi, penalty via p dV/dp
             grad[j, :, :n] = h - p * h.sum(axis=1, keepdims=True)
@@ -246,8 +274,12 @@ def _diag_policy(game, theta):
 
 def _engine(game, theta0, *, name, params, iters, epochs, lr, rho, clip, clip_on,
             kappa_kind, graph, communicate_every, seed, advantage_fn, rows_fn,
-            consensus=False, metrics=None, keep="all", progress=False):
-    game.check_joint_size("the joint tables of the exact PPO objectives")
+            consensus=False, metrics=None, keep="all", progress=False, sampler=None):
+    if sampler is None:
+        game.check_joint_size("the joint tables of the exact PPO objectives")
+    elif not callable(sampler):
+        raise TypeError(f"sampler must be a callable (evaluation, kappa_kind) -> entries, "
+                        f"got {type(sampler).__name__}")
     iters = check_int(iters, "iters", low=0)
     epochs = check_int(epochs, "epochs", low=1)
     lr = check_scalar(lr, "lr", positive=True)
@@ -272,16 +304,24 @@ def _engine(game, theta0, *, name, params, iters, epochs, lr, rho, clip, clip_on
                else np.zeros((N, N), bool))
         graphs.append(adj)
         shared = _all_probs(game, theta)
-        dbar = (1.0 - game.gamma) * ev.visitation
-        joint_old = ev.policy.joint_probs()
-        A = ev.q - ev.values[:, :, None]
-        kap = an.kappa(game, ev.policy, kappa_kind, evaluation=ev)
+        if sampler is None:
+            dbar = (1.0 - game.gamma) * ev.visitation
+            joint_old = ev.policy.joint_probs()
+            A = ev.q - ev.values[:, :, None]
+            kap = an.kappa(game, ev.policy, kappa_kind, evaluation=ev)
+        else:
+            states, actions, weights, A, kap = sampler(ev, kappa_kind)
         adv = advantage_fn(A, adj, ev)
         new = theta.copy()
         for i in range(N):
             rows = rows_fn(i, adj)
-            prob = AgentProblem(game, dbar, joint_old, adv[i], i, rows, shared[i], shared,
-                                rho if rows else 0.0, float(kap[i]), clip, clip_on)
+            args = (i, rows, shared[i], shared, rho if rows else 0.0, float(kap[i]), clip,
+                    clip_on)
+            if sampler is None:
+                prob = AgentProblem(game, dbar, joint_old, adv[i], *args)
+            else:
+                prob = AgentProblem.from_entries(game, states, actions, weights, adv[i],
+                                                 *args)
             th = theta[i].copy()
             for _ in range(epochs):
                 th = th + lr * prob.gradient(th)
@@ -307,7 +347,7 @@ def anticipation_sharing(game, theta0, rho: float = 0.1, clip: float = 0.2,
                          neighbours="all", iters: int = 100, epochs: int = 3,
                          lr: float = 1.0, kappa: str = "mean", seed=None, *,
                          communicate_every: int = 1, metrics=None, keep="all",
-                         progress: bool = False):
+                         progress: bool = False, sampler=None):
     r"""Exact Anticipation Sharing, 004 Sec. 4.3, eq. (16), Algorithm 1.
 
     Each agent i holds logits of its own policy :math:`\pi^{ii}` and of its anticipations
@@ -349,6 +389,12 @@ def anticipation_sharing(game, theta0, rho: float = 0.1, clip: float = 0.2,
     communicate_every : int
         Communicate every k iterations (Sec. 5.3); in the others every agent updates its
         own policy alone (no penalty, no :math:`\xi_{\mathcal N_i}`, anticipations frozen).
+    sampler : callable, optional
+        ``sampler(evaluation, kappa_kind) -> (states (K,), actions (K, N), weights (K,),
+        advantages (N, K), kappa (N,))``: replaces the exact expectations by weighted
+        samples (:func:`fairmg.sampled.anticipation.anticipation_sampler`), with the same
+        objective (:meth:`AgentProblem.from_entries`) and steps. :func:`independent_ppo`,
+        :func:`value_sharing` and :func:`policy_sharing` take it too.
 
     Returns
     -------
@@ -367,35 +413,38 @@ def anticipation_sharing(game, theta0, rho: float = 0.1, clip: float = 0.2,
                    kappa_kind=kappa, graph=neighbours, communicate_every=communicate_every,
                    seed=seed, advantage_fn=_own_advantage,
                    rows_fn=lambda i, adj: tuple(np.flatnonzero(adj[i])), metrics=metrics,
-                   keep=keep, progress=progress)
+                   keep=keep, progress=progress, sampler=sampler)
 
 
 def independent_ppo(game, theta0, clip: float = 0.2, iters: int = 100, epochs: int = 3,
-                    lr: float = 1.0, *, metrics=None, keep="all", progress: bool = False):
+                    lr: float = 1.0, *, metrics=None, keep="all", progress: bool = False,
+                    sampler=None):
     r"""Independent PPO on private rewards (Fig. 6): each agent maximizes
     :math:`E[\min(\xi_i A_i, \mathrm{clip}(\xi_i)A_i)]` alone (AS with no neighbours)."""
     run = _engine(game, theta0, name="independent_ppo", params=dict(
         clip=clip, iters=iters, epochs=epochs, lr=lr), iters=iters, epochs=epochs, lr=lr,
         rho=0.0, clip=clip, clip_on="own", kappa_kind="max", graph="none",
         communicate_every=1, seed=0, advantage_fn=_own_advantage,
-        rows_fn=lambda i, adj: (), metrics=metrics, keep=keep, progress=progress)
+        rows_fn=lambda i, adj: (), metrics=metrics, keep=keep, progress=progress,
+        sampler=sampler)
     return run
 
 
 def value_sharing(game, theta0, clip: float = 0.2, neighbours="all", iters: int = 100,
                   epochs: int = 3, lr: float = 1.0, seed=None, *, communicate_every: int = 1,
-                  metrics=None, keep="all", progress: bool = False):
+                  metrics=None, keep="all", progress: bool = False, sampler=None):
     r"""VS (Du et al. 2022), tabular: agent i runs PPO on the neighbourhood-averaged
     advantage :math:`\frac{1}{|\mathcal N_i|+1}\sum_{j\in\{i\}\cup\mathcal N_i}A_j`."""
     def adv(A, adj, ev):
-        return np.einsum("ij,jsa->isa", _consensus_weights(adj), A)
+        return np.tensordot(_consensus_weights(adj), A, axes=1)
 
     return _engine(game, theta0, name="value_sharing", params=dict(
         clip=clip, neighbours=neighbours if isinstance(neighbours, str) else "custom",
         iters=iters, epochs=epochs, lr=lr, seed=seed), iters=iters, epochs=epochs, lr=lr,
         rho=0.0, clip=clip, clip_on="own", kappa_kind="max", graph=neighbours,
         communicate_every=communicate_every, seed=seed, advantage_fn=adv,
-        rows_fn=lambda i, adj: (), metrics=metrics, keep=keep, progress=progress)
+        rows_fn=lambda i, adj: (), metrics=metrics, keep=keep, progress=progress,
+        sampler=sampler)
 
 
 def value_parameter_sharing(game, theta0, clip: float = 0.2, neighbours="all",
@@ -429,7 +478,7 @@ def value_parameter_sharing(game, theta0, clip: float = 0.2, neighbours="all",
 
 def policy_sharing(game, theta0, clip: float = 0.2, neighbours="all", iters: int = 100,
                    epochs: int = 3, lr: float = 1.0, seed=None, *, communicate_every: int = 1,
-                   metrics=None, keep="all", progress: bool = False):
+                   metrics=None, keep="all", progress: bool = False, sampler=None):
     r"""PS (Zhang & Zavlanos 2019), tabular: agent i ascends its private clipped objective
     over every factor of its copy of the product policy (joint ratio clipped), then
     :math:`\Theta^{(i)}\leftarrow\sum_j W_{ij}\Theta^{(j)}` over its closed neighbourhood.
@@ -441,7 +490,7 @@ def policy_sharing(game, theta0, clip: float = 0.2, neighbours="all", iters: int
         rho=0.0, clip=clip, clip_on="joint", kappa_kind="max", graph=neighbours,
         communicate_every=communicate_every, seed=seed, advantage_fn=_own_advantage,
         rows_fn=lambda i, adj: tuple(j for j in range(N) if j != i), consensus=True,
-        metrics=metrics, keep=keep, progress=progress)
+        metrics=metrics, keep=keep, progress=progress, sampler=sampler)
 
 
 def centralised_ppo(game, theta0=None, clip: float = 0.2, iters: int = 100, epochs: int = 3,

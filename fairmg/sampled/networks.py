@@ -293,7 +293,17 @@ class _CategoricalPolicy:
                              f"{getattr(old_logits, 'shape', type(old_logits).__name__)}")
         return old_logits
 
-    def kl(self, params, obs, old_logits, *, divergence: str = "kl"):
+    def _sample_weights(self, weights, B, xp):
+        """(B, 1, 1) weights of the batch mean: 1/B, or ``weights`` (B,) (e.g. a weighted
+        batch whose weights sum to 1, :class:`~fairmg.sampled.samples.Samples`)."""
+        if weights is None:
+            return 1.0 / B
+        if not hasattr(weights, "shape") or tuple(weights.shape) != (B,):
+            raise ValueError(f"weights must have shape ({B},), got "
+                             f"{getattr(weights, 'shape', type(weights).__name__)}")
+        return weights[:, None, None]
+
+    def kl(self, params, obs, old_logits, *, divergence: str = "kl", weights=None):
         r"""The mean over the batch of the divergence of :math:`\pi_\theta` from the old
         policy (logits ``old_logits``), summed over the agents (the product policy's):
 
@@ -302,7 +312,8 @@ class _CategoricalPolicy:
         * ``"kl_approx"``: HARL's :math:`\sum_a (r_a - 1 - \log r_a)`,
           :math:`r_a = \pi_\theta(a)/\pi_{old}(a)` (``trpo_util.kl_approx``).
 
-        Returns a 0-d array of the namespace.
+        ``weights`` (B,) replace the batch mean by a weighted sum. Returns a 0-d array of
+        the namespace.
         """
         check_choice(divergence, "divergence", DIVERGENCES)
         xp, obs = self._setup(params, obs)
@@ -316,9 +327,11 @@ class _CategoricalPolicy:
         else:
             d = logp - logq
             per = xp.sum(mask * (xp.exp(d) - 1.0 - d), axis=(1, 2))
+        if weights is not None:
+            return xp.sum(self._sample_weights(weights, per.shape[0], xp)[:, 0, 0] * per)
         return xp.mean(per)
 
-    def kl_grad(self, params, obs, old_logits, *, divergence: str = "kl"):
+    def kl_grad(self, params, obs, old_logits, *, divergence: str = "kl", weights=None):
         r"""The flat gradient of :meth:`kl`. In the logits: ``"kl"`` gives
         :math:`(\pi_\theta - \pi_{old})/B`; ``"kl_approx"`` gives
         :math:`(c - \pi_\theta\sum_a c_a)/B` with :math:`c_a = r_a - 1`."""
@@ -335,10 +348,10 @@ class _CategoricalPolicy:
         else:
             c = mask * (xp.exp(logp - logq) - 1.0)
             g = c - p * xp.sum(c, axis=-1, keepdims=True)
-        return self._vjp(params, cache, g / B, xp)
+        return self._vjp(params, cache, g * self._sample_weights(weights, B, xp), xp)
 
     def fisher_vector_product(self, params, obs, v, *, divergence: str = "kl",
-                              damping: float = 0.0):
+                              damping: float = 0.0, weights=None):
         r"""The curvature-vector product :math:`(H + \text{damping}\,I)v` of the mean
         divergence at :math:`\theta_{old} = \theta` (``params``), by one JVP and one VJP.
 
@@ -354,10 +367,10 @@ class _CategoricalPolicy:
         products at one point (conjugate gradient) use :meth:`fisher_operator`.
         """
         return self.fisher_operator(params, obs, divergence=divergence,
-                                    damping=damping)(v)
+                                    damping=damping, weights=weights)(v)
 
     def fisher_operator(self, params, obs, *, divergence: str = "kl",
-                        damping: float = 0.0):
+                        damping: float = 0.0, weights=None):
         """The map ``v -> fisher_vector_product(params, obs, v, ...)`` with the forward
         pass done once (pass it to :func:`~fairmg.sampled.optim.conjugate_gradient`)."""
         check_choice(divergence, "divergence", DIVERGENCES)
@@ -365,7 +378,7 @@ class _CategoricalPolicy:
         xp, obs = self._setup(params, obs)
         logits, cache = self._forward(params, obs, xp)
         mask = self._mask(xp)
-        B = logits.shape[0]
+        wb = self._sample_weights(weights, logits.shape[0], xp)
         _, p = self._log_softmax(logits, mask, xp)
 
         def fvp(v):
@@ -377,7 +390,7 @@ class _CategoricalPolicy:
             else:
                 w = mask * (u - pu)
                 hu = w - p * xp.sum(w, axis=-1, keepdims=True)
-            out = self._vjp(params, cache, hu / B, xp)
+            out = self._vjp(params, cache, hu * wb, xp)
             return out + damping * v if damping else out
 
         return fvp
