@@ -108,3 +108,16 @@ def test_framework_runs_claim(cid):
     pc = _framework()
     report = pc.check_claim(cid, max_examples=50 if cid in VERIFIED else 300, seed=0)
     assert report.status == ("verified" if cid in VERIFIED else "refuted"), report
+
+
+# ------------------------------------------------------- ELD (001 Sec. 4.2)
+@pytest.mark.parametrize("cid,status", [("eld/unbiased", "refuted"),
+                                        ("eld/unbiased-team", "verified"),
+                                        ("eld/kkt", "refuted")])
+def test_eld_claims(cid, status):
+    """The printed estimator is biased and the iteration's stationary points are not KKT
+    points (counterexamples hand-checked in tests/test_eld.py); the team-cost estimator at
+    gamma = 1 is unbiased."""
+    pc = _framework()
+    report = pc.check_claim(cid, max_examples=30, seed=0)
+    assert report.status == status, report

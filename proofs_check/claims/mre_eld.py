@@ -49,6 +49,8 @@ from scipy.optimize import linprog
 
 from fairmg import fairness as fx
 from proofs_check import Verdict, claim
+from proofs_check import strategies as pst
+from proofs_check.core import assume
 
 #: Absolute tolerance of exact identities, times ``scale = N * max(1, max|x|)``.
 ATOL = 1e-9
@@ -601,6 +603,156 @@ def alpha_fair_limits(instance) -> Verdict:
     """U_alpha objective: alpha -> 0 gives the utilitarian sum, alpha = 1 proportional
     fairness (sum of logs), alpha -> inf the Rawlsian (max-min) ordering."""
     return _verdict(check_alpha_fair_limits(instance), ATOL, _x_scale(instance))
+
+
+# --------------------------------------------------------------------------- ELD (Sec. 4.2)
+#: Absolute tolerance of the exact ELD identities (sums of <= 10^4 products), times scale.
+ELD_ATOL = 1e-9
+
+
+def _eld_cases(printed: bool):
+    """Small episodic games (N = 2-3, S <= 2, A_i <= 2, T <= 3: <= 8192 trajectories),
+    interior policies, lambda in (0, 5], tau from {0, 0.1, 0.5} or drawn. ``printed``: the
+    estimator as Alg. 1 line 7 / eq. (13) prints it (G^id, alpha in [0, 1], gamma of the
+    game or 1); otherwise the team-cost variant at gamma = 1 with alpha = 0."""
+    fields = dict(game=pst.games(n_agents=(2, 3), max_states=2, max_actions=2,
+                                max_gamma=0.95),
+                  policy=pst.policies(deterministic=False),
+                  horizon=st.integers(1, 3),
+                  lam=st.one_of(st.sampled_from([0.5, 1.0, 5.0]),
+                                    pst.unit_floats(0.01, 5.0)),
+                  tau=st.one_of(st.sampled_from([0.0, 0.1, 0.5]),
+                                    pst.unit_floats(0.0, 1.0)))
+    if printed:
+        fields.update(alpha=st.one_of(st.sampled_from([0.0, 1.0]),
+                                          pst.unit_floats(0.0, 1.0)),
+                      gamma=st.sampled_from([None, 1.0]), signal=st.just("id"))
+    else:
+        fields.update(alpha=st.just(0.0), gamma=st.just(1.0),
+                      signal=st.just("eq"))
+    return pst.cases(**fields)
+
+
+def _eld_scale(c) -> float:
+    R = float(np.abs(c.game.rewards).max()) if c.game.n_agents else 1.0
+    return (1.0 + c.lam) * c.horizon * (1.0 + c.horizon * R)
+
+
+def check_eld_unbiased(c):
+    """E[sum_t grad log pi_i(a_t,i|s_t) A_t,i] with A of eq. (13) equals grad_i L_i."""
+    from fairmg import eld
+    est = eld.expected_estimator(c.game, c.policy, c.horizon, c.lam, c.tau,
+                                 signal=c.signal, alpha=c.alpha, gamma=c.gamma)
+    grad = eld.lagrangian_gradient(c.game, c.policy, c.horizon, c.lam, c.tau,
+                                   gamma=c.gamma)
+    err = float(np.abs(est - grad).max())
+    tol = ELD_ATOL * _eld_scale(c)
+    k = np.unravel_index(np.argmax(np.abs(est - grad)), est.shape)
+    return (err <= tol, float(est[k]), float(grad[k]), -err,
+            f"E[g_hat] vs grad L_i at (agent, state, action) = {tuple(int(v) for v in k)}")
+
+
+def _eld_verdict(c) -> Verdict:
+    return _verdict(check_eld_unbiased(c), ELD_ATOL, _eld_scale(c))
+
+
+@claim("eld/unbiased", expected="refuted", strategy=lambda: _eld_cases(True),
+       paper=PAPER_001, section="Sec. 4.2.3, eq. (13), Alg. 1 line 7",
+       assumptions=("action-independent baselines", "episodic, T steps"),
+       atol=ELD_ATOL, tolerance="exact sums over every trajectory; scale = (1 + lambda) T "
+                                "(1 + T R_max)",
+       notes="Refuted (expected): with the identity signal G^id = gamma^(T-1-t) s_i the "
+             "estimator targets grad E[s_i], not grad E[H_bar] (s_i != H_bar in general); "
+             "the 'optional centred control variate' -lambda alpha (s_i - s_bar) depends on "
+             "the actions through s_i, so it biases the gradient; with gamma < 1 the "
+             "efficiency part lacks the gamma^t weight of the discounted objective. "
+             "eld/unbiased-team isolates the true part.")
+def eld_unbiased(c) -> Verdict:
+    """001: 'with action-independent baselines, the resulting combined advantage is an
+    unbiased estimator of grad_theta L(theta, lambda)' (Sec. 4.2.3-4.2.4): the expectation of
+    sum_t grad log pi_i A_t,i with A of eq. (13) equals grad_{theta_i} L_i exactly."""
+    return _eld_verdict(c)
+
+
+@claim("eld/unbiased-team", expected="verified", strategy=lambda: _eld_cases(False),
+       paper=PAPER_001, section="Sec. 4.2.3, eq. (13) with G^eq (CTDE), alpha = 0",
+       assumptions=("gamma = 1 (undiscounted episodes)", "alpha = 0",
+                    "team cost G^eq = H_bar", "constant baselines"),
+       atol=ELD_ATOL, tolerance="exact sums over every trajectory; scale = (1 + lambda) T "
+                                "(1 + T R_max)")
+def eld_unbiased_team(c) -> Verdict:
+    """The part of the claim that holds: with the team cost G^eq_t = H_bar(x), alpha = 0
+    and gamma = 1, E[sum_t grad log pi_i A_t,i] = grad_{theta_i} L_i."""
+    return _eld_verdict(c)
+
+
+def _stationary_cases():
+    """Repeated two-agent bandits (one state, 2 x 2 actions, T in {1, 2}, gamma = 1) with
+    lambda > 0; the iterate is found by root finding below."""
+    return pst.cases(game=pst.games(n_agents=2, max_states=1, max_actions=(2, 2),
+                                  max_gamma=0.95),
+                    horizon=st.integers(1, 2),
+                    lam=st.one_of(st.sampled_from([1.0, 5.0]),
+                                      pst.unit_floats(0.1, 5.0)),
+                    tau=st.sampled_from([0.0, 0.1]),
+                    alpha=st.sampled_from([0.0, 1.0]))
+
+
+def _eld_stationary_point(c):
+    """Logits z (one free logit per agent) with E[g_hat](z) = 0 for the printed estimator
+    (G^id, gamma = 1), by scipy's hybrid root finder from 9 starts; None if none found."""
+    from scipy.optimize import root
+    from fairmg import eld
+
+    def theta(z):
+        th = np.zeros((2, 1, 2))
+        th[:, 0, 0] = z
+        return th
+
+    def F(z):
+        pol = fm_policy(c.game, theta(z))
+        return eld.expected_estimator(c.game, pol, c.horizon, c.lam, c.tau, signal="id",
+                                      alpha=c.alpha, gamma=1.0)[:, 0, 0]
+
+    for z0 in ([0, 0], [2, -2], [-2, 2], [3, 3], [-3, -3], [1, 0], [0, 1], [-1, 0],
+               [0, -1]):
+        r = root(F, np.asarray(z0, float), tol=1e-13)
+        if np.abs(r.x).max() < 15 and np.abs(F(r.x)).max() < 1e-11:
+            return theta(r.x)
+    return None
+
+
+def fm_policy(game, theta):
+    from fairmg import ProductPolicy
+    return ProductPolicy.from_logits(game, theta)
+
+
+@claim("eld/kkt", expected="refuted", strategy=_stationary_cases, paper=PAPER_001,
+       section="Sec. 4.1 (KKT at a stationary point) with Sec. 4.2's update",
+       assumptions=("a stationary point of the expected ELD iteration: E[g_hat] = 0, "
+                    "lambda > 0 fixed by eq. (10) (J_eq = epsilon)",),
+       atol=ELD_ATOL, tolerance="root found to |E[g_hat]| < 1e-11; scale = (1 + lambda) T "
+                                "(1 + T R_max)",
+       notes="Refuted (expected): the primal-dual iteration of Alg. 1 is stationary where "
+             "E[g_hat] = 0, which is not grad L = 0 because g_hat is biased "
+             "(eld/unbiased); such points violate the KKT stationarity of (8)-(9). The "
+             "dual conditions (lambda >= 0, complementary slackness) do hold at a fixed "
+             "point of eq. (10) by construction. Instances where no interior stationary "
+             "point exists are filtered.")
+def eld_kkt(c) -> Verdict:
+    """At a stationary point (theta*, lambda* > 0) of the ELD iteration with exact
+    expectations (E[g_hat] = 0; eq. (10) fixed, so J_eq = epsilon) the KKT conditions of
+    (8)-(9) hold, in particular grad J_eff - lambda* grad J_eq = 0 (agent by agent)."""
+    from fairmg import eld
+    th = _eld_stationary_point(c)
+    assume(th is not None, "no interior stationary point of the expected iteration")
+    grad = eld.lagrangian_gradient(c.game, fm_policy(c.game, th), c.horizon, c.lam, c.tau,
+                                   gamma=1.0)
+    err = float(np.abs(grad).max())
+    scale = _eld_scale(c)
+    return Verdict(err <= ELD_ATOL * scale, err, 0.0, -err,
+                   "max |grad L_i| at the iteration's stationary point",
+                   relation="custom", atol=ELD_ATOL, scale=scale)
 
 
 # --------------------------------------------------------------------------- catalogue
