@@ -42,7 +42,7 @@ from .rollouts import rollouts, truncation_horizon
 from .samples import exact_samples, fair_advantages, samples_from_rollout
 
 __all__ = ["hatrpo_agent_step", "ppo_agent_step", "heterogeneous_update", "train",
-           "ALGORITHMS", "CRITICS", "HATRPO_DEFAULTS", "HAPPO_DEFAULTS"]
+           "ALGORITHMS", "CRITICS", "HATRPO_DEFAULTS", "HAPPO_DEFAULTS", "ELD_DEFAULTS"]
 
 ALGORITHMS = ("hatrpo", "happo", "ippo", "mappo")
 #: ``"tabular"``: each agent's V(s) refit every iteration to the mean lambda-return seen at s
@@ -202,7 +202,7 @@ def _refit_tabular_critic(V, samples, xp):
 def train(game, algorithm: str, iters: int, *, n_envs: int = 256, horizon: int | None = None,
           seed=0, alpha=None, nu: float = 0.1, theta0=None, critic: str = "tabular",
           lam: float = 0.95, weighting: str = "discounted", batch: str = "sampled",
-          metrics=None, keep="all", progress: bool = False, xp=None, **hp):
+          eld=None, metrics=None, keep="all", progress: bool = False, xp=None, **hp):
     r"""Train tabular actors on ``game`` with a sampled algorithm; an exact learning curve.
 
     Per iteration: B = ``n_envs`` rollouts of T = ``horizon`` steps (default the horizon at
@@ -215,6 +215,14 @@ def train(game, algorithm: str, iters: int, *, n_envs: int = 256, horizon: int |
     * ``"mappo"``: all agents at once on the shared advantage (a centralised critic of the
       summed reward);
     * ``"ippo"``: all agents at once, each on its own advantage (``alpha`` must be None).
+
+    ``eld`` (a dict, IPPO/MAPPO backbones) runs 001's Equity-Lagrangian Dual (Alg. 1):
+    keys ``tau`` (band, 0), ``eps`` (budget, 0.05), ``eta`` (dual step, 0.1), ``every`` (K
+    iterations between dual steps, 1), ``alpha`` (0), ``signal`` ("id"), ``excess``
+    ("relative"); the actors' advantages become eq. (13)'s (:func:`fairmg.eld.
+    combined_advantages`, baselines: the critic at s_t and the batch mean of the cost at
+    t, :math:`\bar s` the batch mean) and ``run.eld`` records lambda and the batch mean
+    of :math:`\bar{\mathcal H}` per iteration.
 
     ``batch="exact"`` replaces the rollouts by :func:`~fairmg.sampled.samples.exact_samples`
     with exact advantages: the infinite-batch limit, which must reproduce
@@ -235,6 +243,15 @@ def train(game, algorithm: str, iters: int, *, n_envs: int = 256, horizon: int |
     if algorithm == "ippo" and alpha is not None:
         raise ValueError("ippo updates each agent on its own advantage; alpha needs a "
                          "shared (fair) advantage: use 'mappo', 'happo' or 'hatrpo'")
+    if eld is not None:
+        if algorithm not in ("ippo", "mappo") or batch != "sampled":
+            raise ValueError("eld runs on sampled IPPO/MAPPO backbones (episodes are "
+                             "needed for its reducer)")
+        unknown = set(eld) - set(ELD_DEFAULTS)
+        if unknown:
+            raise TypeError(f"unknown eld keys {sorted(unknown)}; known: "
+                            f"{sorted(ELD_DEFAULTS)}")
+        eld = {**ELD_DEFAULTS, **eld}
     B = check_int(n_envs, "n_envs", low=1)
     xp = resolve_namespace(xp)
     if horizon is None:
@@ -262,7 +279,8 @@ def train(game, algorithm: str, iters: int, *, n_envs: int = 256, horizon: int |
     adam_states = [optimizer.init(p) for p in _split(game, theta, xp)] if optimizer else None
     V = np.zeros((game.n_agents, game.n_states))
     orders, accepted, sampled = [], [], []
-    state = dict(adam=adam_states, V=V)
+    state = dict(adam=adam_states, V=V, lam=0.0, t=0)
+    eld_log = []
 
     def step(theta, ev):
         params = _split(game, theta, xp)
@@ -280,6 +298,8 @@ def train(game, algorithm: str, iters: int, *, n_envs: int = 256, horizon: int |
             disc = xp.asarray([game.gamma ** t for t in range(T)], dtype=xp.float64)
             sampled.append(to_numpy(xp.mean(xp.sum(disc[:, None, None] * roll.rewards,
                                                    axis=0), axis=0)))
+        if eld is not None:
+            smp = _eld_samples(smp, roll, values, game.gamma, eld, state, eld_log, B, T)
         if algorithm == "ippo":
             adv = smp.advantages
         else:
@@ -304,4 +324,34 @@ def train(game, algorithm: str, iters: int, *, n_envs: int = 256, horizon: int |
                   progress=progress)
     run.orders, run.accepted = orders, accepted
     run.sampled_returns = np.asarray(sampled) if sampled else None
+    run.eld = np.asarray(eld_log) if eld is not None else None
     return run
+
+
+#: 001's ELD settings (Alg. 1); ``eps`` and ``eta`` are ours (the paper gives none).
+ELD_DEFAULTS = dict(tau=0.0, eps=0.05, eta=0.1, every=1, alpha=0.0, signal="id",
+                    excess="relative")
+
+
+def _eld_samples(smp, roll, values, gamma, cfg, state, log, B, T):
+    """Replace the samples' advantages by 001 eq. (13) and take the dual step (10)."""
+    from .. import eld
+    rewards = to_numpy(roll.rewards)                                     # (T, B, N)
+    hbar, s = eld.episode_equity(rewards.sum(axis=0), cfg["tau"], excess=cfg["excess"])
+    if state["t"] % cfg["every"] == 0 and state["t"] > 0:
+        state["lam"] = eld.dual_step(state["lam"], float(hbar.mean()) - cfg["eps"],
+                                     cfg["eta"])
+    state["t"] += 1
+    lam = state["lam"]
+    st = to_numpy(roll.states)[:T]                                      # (T, B)
+    b_eff = np.transpose(to_numpy(values)[:, st], (1, 2, 0))             # (T, B, N)
+    decay = gamma ** (T - 1 - np.arange(T))
+    cost = decay[:, None, None] * (s[None] if cfg["signal"] == "id"
+                                   else hbar[None, :, None])
+    A = eld.combined_advantages(rewards, gamma, lam, s, hbar, signal=cfg["signal"],
+                                alpha=cfg["alpha"], b_eff=b_eff,
+                                b_eq=cost.mean(axis=1, keepdims=True),
+                                s_bar=s.mean(axis=0))
+    log.append((lam, float(hbar.mean())))
+    xp = namespace(smp.weights)
+    return smp._replace(advantages=xp.asarray(A.reshape(T * B, -1), dtype=xp.float64))
