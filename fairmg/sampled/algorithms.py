@@ -45,9 +45,11 @@ __all__ = ["hatrpo_agent_step", "ppo_agent_step", "heterogeneous_update", "train
            "ALGORITHMS", "CRITICS", "HATRPO_DEFAULTS", "HAPPO_DEFAULTS", "ELD_DEFAULTS"]
 
 ALGORITHMS = ("hatrpo", "happo", "ippo", "mappo")
-#: ``"tabular"``: each agent's V(s) refit every iteration to the mean lambda-return seen at s
-#: (the MSE minimizer; unvisited states keep their value); ``"exact"``: the exact values of
-#: the current policy (isolates the actors' sampling error).
+#: ``"tabular"``: each agent's V(s) refit every iteration to the weighted mean discounted
+#: return seen at s (the MSE minimizer; unvisited states keep their value), first fitted on
+#: the first batch before any update (an all-zero critic's uncentred advantages would set
+#: Adam's second moments for hundreds of steps); ``"exact"``: the exact values of the
+#: current policy (isolates the actors' sampling error).
 CRITICS = ("tabular", "exact")
 #: HARL ``hatrpo.yaml``: kl_threshold 0.01, CG 10 steps, damping 0.1, backtrack 0.8,
 #: accept ratio 0.5, 10 line-search steps.
@@ -290,6 +292,12 @@ def train(game, algorithm: str, iters: int, *, n_envs: int = 256, horizon: int |
             ctx_values = ev.values
         else:
             roll = rollouts(game, pol, B, T, roll_rng, xp=xp)
+            if critic == "tabular" and not orders:
+                # warm start: fit the critics on the first batch before any advantage, so
+                # Adam's moments never see the advantages of an all-zero critic
+                first = samples_from_rollout(roll, state["V"], game.gamma, lam,
+                                             weighting=weighting)
+                state["V"] = _refit_tabular_critic(state["V"], first, xp)
             values = ev.values if critic == "exact" else state["V"]
             smp = samples_from_rollout(roll, values, game.gamma, lam, weighting=weighting)
             if critic == "tabular":

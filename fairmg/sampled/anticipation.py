@@ -75,6 +75,11 @@ def anticipation_sampler(game, n_envs: int = 256, horizon: int | None = None, se
             smp = exact_samples(game, ev.policy, evaluation=ev)
         else:
             roll = rollouts(game, ev.policy, B, T, rng)
+            if critic == "tabular" and not state.get("fitted"):
+                first = samples_from_rollout(roll, state["V"], game.gamma, lam,
+                                             weighting=weighting)
+                state["V"] = _refit_tabular_critic(state["V"], first, np)
+                state["fitted"] = True
             values = ev.values if critic == "exact" else state["V"]
             smp = samples_from_rollout(roll, values, game.gamma, lam, weighting=weighting)
             if critic == "tabular":

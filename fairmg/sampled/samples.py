@@ -73,7 +73,12 @@ def samples_from_rollout(roll, values, gamma: float, lam: float = 0.95, *,
 
     Advantages are GAE(gamma, lam) of every agent with the value table ``values`` (N, S)
     (the critics), bootstrapping from :math:`V(s_T)` at the time limit (HARL's
-    ``bad_masks``); ``returns`` = advantages + values.
+    ``bad_masks``). ``returns`` (the critics' targets) are the discounted returns
+    bootstrapped from :math:`V(s_T)` (GAE with lambda = 1): unbiased for :math:`V^\pi`
+    up to :math:`\gamma^{T-t}` times the critic's error at :math:`s_T`. (HARL regresses on
+    the lambda-return instead, which inherits a lagging critic's bias at every step: with a
+    table refit once per iteration from zero it converges only geometrically, and the fair
+    weights of 000 read from it point the wrong way; see ``sampled-vs-exact``.)
 
     Parameters
     ----------
@@ -93,7 +98,8 @@ def samples_from_rollout(roll, values, gamma: float, lam: float = 0.95, *,
         raise ValueError(f"values must have shape ({N}, S), got {tuple(values.shape)}")
     v = xp.permute_dims(xp.take(values, xp.reshape(roll.states, (-1,)), axis=1), (1, 0))
     v = xp.reshape(v, (T + 1, B, N))
-    adv, ret = gae(roll.rewards, v, gamma, lam)
+    adv, _ = gae(roll.rewards, v, gamma, lam)
+    _, ret = gae(roll.rewards, v, gamma, 1.0)
     if weighting == "discounted":
         w_t = xp.asarray([(1.0 - gamma) * gamma ** t / B for t in range(T)],
                          dtype=xp.float64)
