@@ -19,7 +19,8 @@ import types
 import array_api_compat
 import numpy as np
 
-__all__ = ["namespace", "resolve_namespace", "uniforms", "categorical", "to_numpy",
+__all__ = ["namespace", "resolve_namespace", "uniforms", "categorical",
+           "categorical_from_cdf", "to_numpy",
            "is_numpy_namespace"]
 
 
@@ -80,8 +81,14 @@ def categorical(probs, u, xp=None):
     entries are never drawn).
     """
     xp = namespace(probs, u) if xp is None else xp
-    cdf = xp.cumulative_sum(probs, axis=-1)
-    K = probs.shape[-1]
+    return categorical_from_cdf(xp.cumulative_sum(probs, axis=-1), u, xp)
+
+
+def categorical_from_cdf(cdf, u, xp=None):
+    """:func:`categorical` from running sums ``cdf`` (..., K) computed once (e.g. a whole
+    transition table's, reused every step): ``k = #{j : u c_K >= c_j}``, clipped."""
+    xp = namespace(cdf, u) if xp is None else xp
+    K = cdf.shape[-1]
     scaled = u[..., None] * cdf[..., K - 1:K]
     k = xp.sum(xp.astype(scaled >= cdf, xp.int64), axis=-1)
     return xp.minimum(k, xp.asarray(K - 1, dtype=xp.int64))

@@ -20,7 +20,8 @@ import numpy as np
 from .._validate import as_rng, check_int, check_scalar
 from ..games.base import Game
 from ..policy import ProductPolicy
-from .backend import categorical, resolve_namespace, to_numpy, uniforms
+from .backend import (categorical, categorical_from_cdf, resolve_namespace, to_numpy,
+                      uniforms)
 
 __all__ = ["Rollout", "rollouts", "estimate_values", "ValueEstimate", "truncation_horizon",
            "Evaluator", "SampledBatchEvaluation", "BIAS_TOL"]
@@ -133,13 +134,14 @@ def rollouts(game, policy, n_envs: int, horizon: int, seed=0, *, xp=None) -> Rol
     rng = as_rng(seed, "seed")
     xp = resolve_namespace(xp)
     N, S, M = probs.shape
-    pi = xp.asarray(np.ascontiguousarray(probs.reshape(N * S, M)))
+    pi = xp.asarray(np.ascontiguousarray(np.cumsum(probs.reshape(N * S, M), axis=1)))
     mu = xp.asarray(np.asarray(game.initial, dtype=np.float64))
     offsets = xp.asarray(np.arange(N, dtype=np.int64) * S)
     dense = bool(game.is_dense)
     if dense:
         A = game.n_joint_actions
-        P = xp.asarray(np.ascontiguousarray(game.transition.reshape(S * A, S)))
+        P = xp.asarray(np.ascontiguousarray(np.cumsum(game.transition.reshape(S * A, S),
+                                                      axis=1)))
         R = xp.asarray(np.ascontiguousarray(game.rewards.reshape(N, S * A)))
         strides = xp.asarray(_strides(game.action_sizes))
     s = categorical(mu, uniforms(rng, (B,), xp), xp)
@@ -147,11 +149,11 @@ def rollouts(game, policy, n_envs: int, horizon: int, seed=0, *, xp=None) -> Rol
     for _ in range(T):
         u = uniforms(rng, (B, N + 1) if dense else (B, N), xp)
         rows = xp.take(pi, xp.reshape(offsets[None, :] + s[:, None], (B * N,)), axis=0)
-        a = categorical(xp.reshape(rows, (B, N, M)), u[:, :N], xp)
+        a = categorical_from_cdf(xp.reshape(rows, (B, N, M)), u[:, :N], xp)
         if dense:
             flat = s * A + xp.sum(a * strides, axis=1)
             r = xp.matrix_transpose(xp.take(R, flat, axis=1))
-            s = categorical(xp.take(P, flat, axis=0), u[:, N], xp)
+            s = categorical_from_cdf(xp.take(P, flat, axis=0), u[:, N], xp)
         else:
             nxt, r = game.step(to_numpy(s), to_numpy(a), rng)
             s, r = xp.asarray(nxt, dtype=xp.int64), xp.asarray(r, dtype=xp.float64)
