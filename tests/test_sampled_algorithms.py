@@ -271,3 +271,25 @@ def test_eld_dual_ascent_and_equity():
         alg.train(g, "happo", 1, eld=cfg)
     with pytest.raises(TypeError, match="unknown eld"):
         alg.train(g, "ippo", 1, eld=dict(beta=1.0))
+
+
+# -- practical TVPO (003) and NN-PG (002) with a sampled evaluator --------------------
+def test_sampled_tvpo_and_nn_pg_approach_their_exact_twins():
+    """The exact dynamics driven by Monte Carlo estimates: TVPO's first step (an argmax
+    under TV, every |A_i| >= 0.007 here) equals the exact one at B = 16384 and differs at
+    B = 64; NN-PG's logits after 3 steps approach the exact ones as B grows."""
+    from fairmg.dynamics.fdiv import practical_tvpo
+    from fairmg.dynamics.nn import nn_pg
+    g = fm.games.random_game(3, (2, 2), 0.9, rng=2)
+    p0 = fm.ProductPolicy.uniform(g)
+    exact = np.asarray(practical_tvpo(g, p0, iters=1).probs[-1])
+
+    def tvpo(B):
+        ev = fm.sampled.Evaluator(n_envs=B, seed=0)
+        return np.asarray(practical_tvpo(g, p0, iters=1, evaluator=ev).probs[-1])
+
+    assert np.array_equal(tvpo(16384), exact) and not np.array_equal(tvpo(64), exact)
+    ex = np.asarray(nn_pg(g, seed=0, iters=3).thetas[-1])
+    err = [np.abs(np.asarray(nn_pg(g, seed=0, iters=3, evaluator=fm.sampled.Evaluator(
+        n_envs=B, seed=0)).thetas[-1]) - ex).max() for B in (64, 1024, 16384)]
+    assert err[0] > err[1] > err[2] > 0, err

@@ -160,7 +160,8 @@ def tvpo(game, pol0: ProductPolicy, omega: float | None = None,
 def practical_tvpo(game, pol0: ProductPolicy, iters: int = 200, *,
                    beta0: float = 0.01, d_target: float = 0.001, delta: float = 1.5,
                    alpha: float = 2.0, divergence="tv",
-                   metrics: Sequence[str] = METRICS, progress: bool = False) -> Run:
+                   metrics: Sequence[str] = METRICS, progress: bool = False,
+                   evaluator=None) -> Run:
     r"""Practical TVPO (003, Sec. 4.3, eqs. 14-15, Algorithm 1) on exact advantages.
 
     Each agent maximizes
@@ -179,6 +180,9 @@ def practical_tvpo(game, pol0: ProductPolicy, iters: int = 200, *,
         the text (Table 3 labels it omega).
     divergence : {"tv", "hellinger"} or FDivergence
         TV (eq. 14) or any f-divergence (eq. 17 uses Hellinger for continuous actions).
+    evaluator : callable, optional
+        The driver's evaluator (default exact); ``fairmg.sampled.Evaluator(...)`` runs the
+        sampled algorithm of practice (Monte Carlo advantages and visitation).
 
     Returns
     -------
@@ -214,7 +218,7 @@ def practical_tvpo(game, pol0: ProductPolicy, iters: int = 200, *,
     return iterate(game, state0, step, lambda st: st[0], iters, name="practical_tvpo",
                    params={"beta0": beta0, "d_target": d_target, "delta": delta,
                            "alpha": alpha, "divergence": f.name, "iters": iters},
-                   metrics=metrics, keep="states", progress=progress)
+                   metrics=metrics, keep="states", progress=progress, evaluator=evaluator)
 
 
 def unary_iteration(game, pol0: ProductPolicy, regularizer="entropy",

@@ -207,7 +207,7 @@ def nn_pg(game: Game, *, seed=None, rng=None, params0=None, hidden=None,
           activation: str = "relu", init: str = "torch", optimizer: str = "sgd",
           lr: float = 0.1, iters: int = 400, log_barrier: float = 0.0,
           betas: tuple = (0.9, 0.999), adam_eps: float = 1e-8, keep_weights: bool = False,
-          metrics=METRICS, progress: bool = False) -> Run:
+          metrics=METRICS, progress: bool = False, evaluator=None) -> Run:
     r"""Independent policy gradient with neural softmax policies (NN-PG / NN-Adam, 002 Sec. 5).
 
     Every agent ascends its own objective :math:`V^i(\mu) + \lambda b^i` (in a Markov
@@ -248,6 +248,9 @@ def nn_pg(game: Game, *, seed=None, rng=None, params0=None, hidden=None,
         ``run.states`` holds only the final one.
     metrics, progress :
         As in :func:`fairmg.dynamics.softmax_pg`.
+    evaluator : callable, optional
+        The driver's evaluator (default exact); ``fairmg.sampled.Evaluator(...)`` gives
+        the sampled NN-PG of practice (Monte Carlo Q and visitation in Lemma 3.1).
 
     Returns
     -------
@@ -310,7 +313,8 @@ def nn_pg(game: Game, *, seed=None, rng=None, params0=None, hidden=None,
                   params=dict(optimizer=optimizer, lr=lr, iters=iters, log_barrier=lam,
                               hidden=nets[0].sizes[1:-1], activation=activation, init=init,
                               seed=seed), metrics=metrics,
-                  keep="states" if keep_weights else "none", progress=progress)
+                  keep="states" if keep_weights else "none", progress=progress,
+                  evaluator=evaluator)
     run.thetas = logits
     if not keep_weights:
         run.states = [last[0]]
