@@ -19,6 +19,7 @@ from .optim import Adam, AdamState, CGResult, LineSearchResult, TrustRegionStep,
 from .samples import Samples, exact_samples, fair_advantages, samples_from_rollout
 from .algorithms import heterogeneous_update, hatrpo_agent_step, ppo_agent_step, train
 from .anticipation import anticipation_sampler
+from .env_training import EnvRun, collect_episodes, train_env
 
 __all__ = ["namespace", "rollouts", "Rollout", "estimate_values", "ValueEstimate",
            "truncation_horizon", "BIAS_TOL", "discounted_returns", "td_errors", "gae",
@@ -28,4 +29,4 @@ __all__ = ["namespace", "rollouts", "Rollout", "estimate_values", "ValueEstimate
            "LineSearchResult", "ValueNorm", "algorithms", "samples", "Samples",
            "exact_samples", "fair_advantages", "samples_from_rollout", "train",
            "hatrpo_agent_step", "ppo_agent_step", "heterogeneous_update",
-           "anticipation_sampler"]
+           "anticipation_sampler", "train_env", "EnvRun", "collect_episodes"]

@@ -63,6 +63,11 @@ def _agent_actions(samples, i):
     return samples.actions[:, i:i + 1]
 
 
+def _agent_obs(samples, i):
+    """Agent i's observations: ``states`` (K,) shared (tabular) or (K, N, D) per agent."""
+    return samples.states if len(samples.states.shape) < 3 else samples.states[:, i, :]
+
+
 def hatrpo_agent_step(actor, params, samples, M, agent: int = 0, *, max_kl: float = 0.01,
                       cg_iters: int = 10, damping: float = 0.1, backtrack: float = 0.8,
                       accept_ratio: float = 0.5, ls_steps: int = 10,
@@ -82,7 +87,7 @@ def hatrpo_agent_step(actor, params, samples, M, agent: int = 0, *, max_kl: floa
     params : the new flat parameters (the old ones when the search rejects every point)
     search : :class:`~fairmg.sampled.optim.LineSearchResult`
     """
-    obs, a, w = samples.states, _agent_actions(samples, agent), samples.weights
+    obs, a, w = _agent_obs(samples, agent), _agent_actions(samples, agent), samples.weights
     xp = namespace(params, w)
     old_logits = actor.forward(params, obs)
     logp_old = actor.log_prob(params, obs, a)[:, 0]
@@ -121,7 +126,7 @@ def ppo_agent_step(actor, params, adam_state, samples, M, agent: int = 0, *,
         raise ValueError("ppo_agent_step ascends: pass Adam(..., maximize=True)")
     clip = check_scalar(clip, "clip", positive=True)
     epochs = check_int(epochs, "epochs", low=1)
-    obs, a, w = samples.states, _agent_actions(samples, agent), samples.weights
+    obs, a, w = _agent_obs(samples, agent), _agent_actions(samples, agent), samples.weights
     xp = namespace(params, w)
     logp_old = actor.log_prob(params, obs, a)[:, 0]
     for _ in range(epochs):
@@ -154,8 +159,8 @@ def heterogeneous_update(actors, params, samples, advantage, order, algorithm: s
     for i in order:
         A = advantage if len(advantage.shape) == 1 else advantage[:, i]
         M = A if simultaneous else factor * A
-        a = _agent_actions(samples, i)
-        before = actors[i].log_prob(params[i], samples.states, a)[:, 0]
+        a, obs = _agent_actions(samples, i), _agent_obs(samples, i)
+        before = actors[i].log_prob(params[i], obs, a)[:, 0]
         if algorithm == "hatrpo":
             params[i], search = hatrpo_agent_step(actors[i], params[i], samples, M, i, **hp)
             accepted.append(search.accepted)
@@ -164,7 +169,7 @@ def heterogeneous_update(actors, params, samples, advantage, order, algorithm: s
                                                        samples, M, i, optimizer=optimizer,
                                                        **hp)
         if not simultaneous:
-            after = actors[i].log_prob(params[i], samples.states, a)[:, 0]
+            after = actors[i].log_prob(params[i], obs, a)[:, 0]
             factor = factor * xp.exp(after - before)
     return params, adam_states, (accepted if algorithm == "hatrpo" else None)
 
@@ -343,23 +348,33 @@ ELD_DEFAULTS = dict(tau=0.0, eps=0.05, eta=0.1, every=1, alpha=0.0, signal="id",
 
 def _eld_samples(smp, roll, values, gamma, cfg, state, log, B, T):
     """Replace the samples' advantages by 001 eq. (13) and take the dual step (10)."""
-    from .. import eld
     rewards = to_numpy(roll.rewards)                                     # (T, B, N)
+    st = to_numpy(roll.states)[:T]                                      # (T, B)
+    b_eff = np.transpose(to_numpy(values)[:, st], (1, 2, 0))             # (T, B, N)
+    A = eld_advantages(rewards, b_eff, gamma, cfg, state, log)
+    xp = namespace(smp.weights)
+    return smp._replace(advantages=xp.asarray(A.reshape(T * B, -1), dtype=xp.float64))
+
+
+def eld_advantages(rewards, b_eff, gamma: float, cfg: dict, state: dict, log: list):
+    r"""001 Alg. 1 lines 4-7 on B episodes ``rewards`` (T, B, N): the reducer on
+    :math:`x = \sum_t r_t`, the dual step (10) every ``cfg["every"]`` calls (``state``
+    holds ``lam`` and the call count ``t``), and eq. (13) with the action-independent
+    baselines ``b_eff`` (T, B, N) (the critics) and the batch means of the cost at t and of
+    s. Appends ``(lambda, mean H_bar)`` to ``log``; returns A (T, B, N)."""
+    from .. import eld
+    T = rewards.shape[0]
     hbar, s = eld.episode_equity(rewards.sum(axis=0), cfg["tau"], excess=cfg["excess"])
     if state["t"] % cfg["every"] == 0 and state["t"] > 0:
         state["lam"] = eld.dual_step(state["lam"], float(hbar.mean()) - cfg["eps"],
                                      cfg["eta"])
     state["t"] += 1
     lam = state["lam"]
-    st = to_numpy(roll.states)[:T]                                      # (T, B)
-    b_eff = np.transpose(to_numpy(values)[:, st], (1, 2, 0))             # (T, B, N)
     decay = gamma ** (T - 1 - np.arange(T))
     cost = decay[:, None, None] * (s[None] if cfg["signal"] == "id"
                                    else hbar[None, :, None])
-    A = eld.combined_advantages(rewards, gamma, lam, s, hbar, signal=cfg["signal"],
-                                alpha=cfg["alpha"], b_eff=b_eff,
-                                b_eq=cost.mean(axis=1, keepdims=True),
-                                s_bar=s.mean(axis=0))
     log.append((lam, float(hbar.mean())))
-    xp = namespace(smp.weights)
-    return smp._replace(advantages=xp.asarray(A.reshape(T * B, -1), dtype=xp.float64))
+    return eld.combined_advantages(rewards, gamma, lam, s, hbar, signal=cfg["signal"],
+                                   alpha=cfg["alpha"], b_eff=b_eff,
+                                   b_eq=cost.mean(axis=1, keepdims=True),
+                                   s_bar=s.mean(axis=0))
