@@ -204,7 +204,8 @@ def _reproduce(args, parser) -> int:
         try:
             paths = reproduce(fid, out, seeds=args.seeds, quick=args.quick,
                               progress=not args.no_progress, workers=args.workers,
-                              scheduler=args.scheduler)
+                              scheduler=args.scheduler, budget=args.budget,
+                              resume=not args.fresh)
         except ImportError as exc:
             parser.error(f"--scheduler {args.scheduler}: {exc}")
         except Interrupted as exc:
@@ -284,6 +285,15 @@ def build_parser() -> argparse.ArgumentParser:
                         "LocalCluster of --workers processes) or a scheduler address "
                         "(tcp://host:8786, workers with fairmg installed); needs pip "
                         "install \"fairmg[dask]\"; resumable like any run")
+    p.add_argument("--budget", choices=["default", "full"], default="default",
+                   help="environment experiments (fair-*, eld-*): 'default' runs in minutes "
+                        "on a laptop, 'full' the papers' step counts (a GPU or a cluster)")
+    p.add_argument("--resume", action="store_true",
+                   help="resume from <out>/<id>.partial.npz and the runs' checkpoints "
+                        "(the default; stated for scripts)")
+    p.add_argument("--fresh", action="store_true",
+                   help="discard finished runs and checkpoints of an earlier interrupted "
+                        "run and start afresh")
     p.add_argument("--no-progress", action="store_true",
                    help="no expected duration, no progress bar")
     p.set_defaults(func=_reproduce, parser=p)

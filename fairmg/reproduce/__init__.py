@@ -149,7 +149,8 @@ class Checkpoint:
 
 def reproduce(id: str, out: str | Path | None = None, *, seeds: int | None = None,
               quick: bool = False, progress: bool = True,
-              workers: int | None = None, scheduler: str | None = None) -> list[Path]:
+              workers: int | None = None, scheduler: str | None = None,
+              budget: str = "default", resume: bool = True) -> list[Path]:
     """Make figure ``id`` under ``out``; returns the written paths (PNG first, then CSV).
 
     ``out`` defaults to :func:`default_out` (``figures/``, or ``figures/quick/`` when
@@ -161,6 +162,11 @@ def reproduce(id: str, out: str | Path | None = None, *, seeds: int | None = Non
     ``scheduler`` runs the figure's grid of runs on Dask (:mod:`._executor`): ``"local"``
     (a ``LocalCluster`` of ``workers`` processes) or a scheduler's address
     (``"tcp://host:8786"``; its workers need ``fairmg``). Default: ``workers`` processes.
+
+    ``budget`` (``"default"`` or ``"full"``) sizes the environment experiments (figures
+    whose ``make`` takes it); ``resume=False`` discards an earlier interrupted run's
+    finished runs (``<out>/<id>.partial.npz``) and per-run checkpoints
+    (``<out>/<id>.runs/``) first.
     """
     known = figures()
     if id not in known:
@@ -175,6 +181,14 @@ def reproduce(id: str, out: str | Path | None = None, *, seeds: int | None = Non
     make = known[id].make
     params = inspect.signature(make).parameters
     kwargs = dict(seeds=seeds, quick=quick, progress=progress)
+    if budget not in ("default", "full"):
+        raise ValueError(f"budget must be 'default' or 'full', got {budget!r}")
+    if "budget" in params:
+        kwargs["budget"] = budget
+    if not resume:
+        import shutil
+        (out / f"{id}.partial.npz").unlink(missing_ok=True)
+        shutil.rmtree(out / f"{id}.runs", ignore_errors=True)
     ck = None
     if "checkpoint" in params:
         ck = Checkpoint.load(out / f"{id}.partial.npz")
@@ -201,6 +215,8 @@ def reproduce(id: str, out: str | Path | None = None, *, seeds: int | None = Non
         raise
     if ck is not None:
         ck.discard()
+    import shutil
+    shutil.rmtree(out / f"{id}.runs", ignore_errors=True)      # per-run checkpoints: done
     return paths
 
 
