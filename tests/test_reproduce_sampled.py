@@ -29,3 +29,17 @@ def test_quick_figure_writes_and_exact_rows_are_exact(tmp_path):
 
 def test_decrease_fraction():
     assert S.decrease_fraction(np.array([[0.0, 1.0, 0.5, 0.6], [1.0, 1.0, 2.0, 3.0]])) == 1 / 6
+
+
+def test_as_sampled_figures(tmp_path):
+    """as-exchange / as-predation quick runs write their files; the exchange's exact
+    social optimum (solve_exchange) equals the generic solver's on its Markov game."""
+    import fairmg as fm
+    from fairmg.reproduce import anticipation_sampled as A
+    social, selfish = A.references("as-exchange")
+    assert abs(social - fm.social_optimum(A._markov("as-exchange")).value) < 1e-8
+    assert social > selfish
+    paths = A._make("as-predation", tmp_path, 1, True, False, None, None)
+    rows = list(csv.DictReader(open(tmp_path / "as-predation.csv")))
+    assert [r["method"] for r in rows] == list(A.METHODS)
+    assert all(p.parent == tmp_path and p.stat().st_size > 0 for p in paths)
