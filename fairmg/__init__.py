@@ -7,7 +7,7 @@ five MARL papers, and property-based checks of their theorems.
 True
 """
 from . import dynamics, fairness, games, marginals
-from . import sampled
+from . import envs, sampled
 from .equilibrium import (BestResponse, MDPSolution, SocialOptimum, best_response, nash_gap,
                           price_of_anarchy, social_optimum, solve_mdp)
 from .evaluate import Evaluation, evaluate
@@ -18,4 +18,4 @@ __version__ = "0.1.0"
 
 __all__ = ["Game", "MarkovGame", "FactoredGame", "ProductPolicy", "marginals", "evaluate", "Evaluation", "best_response",
            "nash_gap", "social_optimum", "price_of_anarchy", "solve_mdp", "MDPSolution",
-           "BestResponse", "SocialOptimum", "games", "dynamics", "fairness", "sampled"]
+           "BestResponse", "SocialOptimum", "games", "dynamics", "fairness", "sampled", "envs"]
