@@ -237,21 +237,21 @@ class _CommonsGrid(Env):
         cells = state.pos[:, :, None, :] + rel                              # (B, N, K, 2)
         inside = self._inside(cells)
         flat = xp.reshape(xp.where(inside, self._flat(cells), 0), (B, N * K))
-        grids = [xp.asarray(self.walls)[None, ...] | xp.zeros((B, 1, 1), dtype=xp.bool),
-                 state.apples, state.waste,
-                 xp.asarray(self.river_cells)[None, ...] & ~state.waste]
-        chans = [xp.reshape(xp.take_along_axis(xp.reshape(g, (B, H * W)), flat, axis=1),
-                            (B, N, K)) for g in grids]
-        chans[0] = chans[0] | ~inside
-        for c in range(1, 4):
-            chans[c] = chans[c] & inside
+        i64 = xp.int64
+        code = (xp.astype(xp.asarray(self.walls), i64)[None, ...]             # 1 wall
+                + 2 * xp.astype(state.apples, i64) + 3 * xp.astype(state.waste, i64)
+                + 4 * xp.astype(xp.asarray(self.river_cells)[None, ...] & ~state.waste, i64))
         agent_flat = self._flat(state.pos)                                  # (B, N)
-        hits = cells_equal = (xp.reshape(flat, (B, N, K))[:, :, :, None]
-                              == agent_flat[:, None, None, :]) & inside[..., None]
-        eye = xp.asarray(np.eye(N, dtype=bool))
-        self_ch = xp.any(cells_equal & eye[None, :, None, :], axis=-1)
-        other = xp.any(hits & ~eye[None, :, None, :], axis=-1)
-        obs = xp.stack([xp.astype(c, xp.float64) for c in chans + [self_ch, other]], axis=-1)
+        ids = xp.arange(1, N + 1, dtype=i64)
+        occ = xp.sum(xp.where(xp.arange(H * W, dtype=i64)[None, None, :]
+                              == agent_flat[:, :, None], ids[None, :, None], 0), axis=1)
+        got = xp.take_along_axis(xp.reshape(code, (B, H * W)), flat, axis=1)
+        who = xp.take_along_axis(occ, flat, axis=1)
+        got = xp.reshape(xp.where(xp.reshape(inside, (B, N * K)), got, 1), (B, N, K))
+        who = xp.reshape(xp.where(xp.reshape(inside, (B, N * K)), who, 0), (B, N, K))
+        me = ids[None, :, None]
+        obs = xp.astype(xp.stack([got == 1, got == 2, got == 3, got == 4, who == me,
+                                  (who > 0) & (who != me)], axis=-1), xp.float64)
         side = 2 * self.view + 1
         return xp.reshape(obs, (B, N, side, side, N_CHANNELS))
 
