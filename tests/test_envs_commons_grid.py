@@ -175,3 +175,23 @@ def test_renders_and_errors(tmp_path):
         fm.envs.make("harvest", apple_radius=3)
     with pytest.raises(ValueError, match="unknown environment"):
         fm.envs.make("harvset")
+
+
+def test_batched_harvest_equals_the_plain_python_reference():
+    """fairmg.testing.envs_reference.harvest_step: one env, Python loops, same uniforms."""
+    from fairmg.testing.envs_reference import harvest_step
+    env = fm.envs.make("harvest", preset="anticipation", n_envs=3)
+    _, s = env.reset(11)
+    rng = np.random.default_rng(0)
+    for _ in range(25):
+        act = rng.integers(0, 8, size=(3, env.n_agents))
+        _, s2, r, *_ = env.step(s, act)
+        for e in range(3):
+            pos, ori, apples, rew = harvest_step(env, s.pos[e].tolist(), s.ori[e].tolist(),
+                                                 s.apples[e], int(s.t[e]), s.keys[e],
+                                                 act[e].tolist())
+            np.testing.assert_array_equal(s2.pos[e], pos)
+            np.testing.assert_array_equal(s2.ori[e], ori)
+            np.testing.assert_array_equal(s2.apples[e], apples)
+            np.testing.assert_array_equal(r[e], rew)
+        s = s2

@@ -174,3 +174,15 @@ def test_mt_presets_are_known():
     assert set(mt.PRESETS) == {"eld", "tiny"}
     with pytest.raises(TypeError, match="unknown"):
         fm.envs.make("matthew", speed=3)
+
+
+def test_animate_writes_a_gif(tmp_path):
+    from PIL import Image
+    env = fm.envs.make("harvest", preset="tiny")
+    states = fm.envs.episode_states(env, steps=5)
+    assert len(states) == 6
+    path = fm.envs.animate(env, states, tmp_path / "ep.gif", fps=4)
+    with Image.open(path) as im:
+        assert im.n_frames == 6
+    with pytest.raises(ValueError, match="gif"):
+        fm.envs.animate(env, states, tmp_path / "ep.avi")

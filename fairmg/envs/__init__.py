@@ -9,8 +9,10 @@ from __future__ import annotations
 import importlib
 
 from .base import Env, StepResult, counter_uniforms, env_keys
+from .render import animate, episode_states
 
-__all__ = ["make", "names", "Env", "StepResult", "env_keys", "counter_uniforms"]
+__all__ = ["make", "names", "Env", "StepResult", "env_keys", "counter_uniforms", "animate",
+           "episode_states"]
 
 #: name -> (module, class). Modules import lazily so one broken env never hides the rest.
 _REGISTRY = {

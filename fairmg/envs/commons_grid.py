@@ -320,11 +320,13 @@ class _CommonsGrid(Env):
                     on_agent = (pflat == cf[:, None]) & (xp.arange(N)[None, :] != i)
                     blocked = xp.any(on_agent, axis=1)
                     hit = hit | (on_agent & (alive & firing_z)[:, None])
-                    at_c = cells[None, :] == cf[:, None]                        # (B, HW)
-                    w_here = xp.any(wflat & at_c, axis=1)
-                    cleaned = alive & firing_c & w_here & ~blocked
-                    wflat = wflat & ~(at_c & cleaned[:, None])
-                    alive = alive & ~blocked & ~(firing_c & w_here)
+                    if self.kind == "cleanup":
+                        at_c = cells[None, :] == cf[:, None]                    # (B, HW)
+                        w_here = xp.any(wflat & at_c, axis=1)
+                        cleaned = alive & firing_c & w_here & ~blocked
+                        wflat = wflat & ~(at_c & cleaned[:, None])
+                        alive = alive & ~(firing_c & w_here)
+                    alive = alive & ~blocked
         rewards = rewards - self.hit_penalty * xp.astype(hit, xp.float64)
         if self.teleport and bool(xp.any(hit)):
             occ = xp.any(cells[None, None, :] == pflat[:, :, None], axis=1)
