@@ -8,8 +8,9 @@ batched environments with :func:`fairmg.sampled.train_env`.
   final efficiency (total return), MRE (tau = 0.1, relative band), CV, Gini, min and max
   per-agent return, mean +- s.e. over seeds; curves of return and MRE.
 
-Budgets: ``default`` (the command's, minutes on 2 cores: small presets, few envs and
-iterations; every figure says so in its title) and ``full`` (the papers' sizes and step
+Budgets: ``default`` (the command's, minutes on 2 cores: small presets -- Harvest and
+CleanUp at 004's sizes with 000's zap semantics (teleport, no reward cost: the fair weights
+need rewards >= 0) -- few envs and iterations; every figure says so in its title) and ``full`` (the papers' sizes and step
 counts, for a GPU or a cluster: ``fairmg reproduce fair-harvest --budget full
 --scheduler ...``). Each run writes its own checkpoint (``<out>/<id>.runs/``) every
 :data:`CHECKPOINT_EVERY` iterations, so an interrupted command resumes where it stopped;
@@ -51,14 +52,18 @@ EXPERIMENTS = {
     "eld-jobs": ("job_scheduling", "001 Sec. 5, Table 2",
                  [("ippo", None, False), ("ippo", None, True)]),
 }
-#: budget -> env name -> (preset, n_envs, iterations, seeds)
+#: 000's zap (SocialJax): teleport, no reward cost; the fair weights need rewards >= 0.
+ZAP_000 = (("fire_cost", 0.0), ("hit_penalty", 0.0), ("teleport", True))
+#: budget -> env name -> (preset, n_envs, iterations, seeds, overrides)
 BUDGETS = {
-    "quick": {"harvest": ("tiny", 2, 3, 1), "cleanup": ("tiny", 2, 3, 1),
-              "matthew": ("tiny", 2, 3, 1), "job_scheduling": ("tiny", 2, 3, 1)},
-    "default": {"harvest": ("anticipation", 4, 40, 2), "cleanup": ("anticipation", 4, 40, 2),
-                "matthew": ("eld", 4, 40, 2), "job_scheduling": ("eld", 4, 40, 2)},
-    "full": {"harvest": ("alpha_fair", 32, 2000, 5), "cleanup": ("alpha_fair", 32, 2000, 5),
-             "matthew": ("eld", 32, 2000, 5), "job_scheduling": ("eld", 32, 2000, 5)},
+    "quick": {"harvest": ("tiny", 2, 3, 1, ZAP_000), "cleanup": ("tiny", 2, 3, 1, ZAP_000),
+              "matthew": ("tiny", 2, 3, 1, ()), "job_scheduling": ("tiny", 2, 3, 1, ())},
+    "default": {"harvest": ("anticipation", 4, 40, 2, ZAP_000),
+                "cleanup": ("anticipation", 4, 40, 2, ZAP_000),
+                "matthew": ("eld", 4, 40, 2, ()), "job_scheduling": ("eld", 4, 40, 2, ())},
+    "full": {"harvest": ("alpha_fair", 32, 2000, 5, ()),
+             "cleanup": ("alpha_fair", 32, 2000, 5, ()),
+             "matthew": ("eld", 32, 2000, 5, ()), "job_scheduling": ("eld", 32, 2000, 5, ())},
 }
 
 
@@ -74,6 +79,7 @@ class Job:
     iters: int
     n_envs: int
     preset: str
+    overrides: tuple
     ckdir: str
 
     @property
@@ -98,7 +104,7 @@ def run_job(job: Job):
     from ..sampled import train_env
 
     name = EXPERIMENTS[job.experiment][0]
-    env = envs.make(name, n_envs=job.n_envs, preset=job.preset)
+    env = envs.make(name, n_envs=job.n_envs, preset=job.preset, **dict(job.overrides))
     path = Path(job.ckdir) / (f"{job.algorithm}-{job.alpha}-{int(job.eld)}-s{job.seed}"
                               f"-{job.preset}-{job.n_envs}.npz")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -137,16 +143,18 @@ def _make(eid, out, seeds, quick, progress, workers, checkpoint, budget):
     budget = "quick" if quick else budget
     if budget not in BUDGETS:
         raise ValueError(f"budget must be one of {sorted(BUDGETS)}, got {budget!r}")
-    preset, n_envs, iters, n_seeds = BUDGETS[budget][env_name]
+    preset, n_envs, iters, n_seeds, overrides = BUDGETS[budget][env_name]
     seeds = n_seeds if seeds is None else int(seeds)
     out = Path(out)
     ckdir = str(out / f"{eid}.runs")
-    jobs = [Job(eid, a, al, e, s, iters, n_envs, preset, ckdir)
+    jobs = [Job(eid, a, al, e, s, iters, n_envs, preset, overrides, ckdir)
             for a, al, e in methods for s in range(seeds)]
     if quick and workers is None:
         workers = 1
     results = run_grid(jobs, run_unit, workers=workers, progress=progress, desc=eid,
                        checkpoint=checkpoint)
+    results = {c: results[c] for c in sorted(results, key=lambda c: (
+        c[0], -1.0 if c[1] is None else c[1], c[2]))}
     stats = {c: {k: np.stack([_stats(r)[k] for r in results[c]["returns"]])
                  for k in ("total", "gini", "mre", "cv", "min", "max")} for c in results}
     png, csv_path, md = (out / f"{eid}.{e}" for e in ("png", "csv", "md"))
@@ -165,7 +173,8 @@ def _make(eid, out, seeds, quick, progress, workers, checkpoint, budget):
         w = csv.writer(fh)
         w.writerow(head)
         w.writerows(rows)
-    lines = [f"# {eid}: {paper} on `{env_name}` (preset `{preset}`)"
+    lines = [f"# {eid}: {paper} on `{env_name}` (preset `{preset}`"
+             + (f", with {dict(overrides)}" if overrides else "") + ")"
              + (f" ({quick_label(seeds)})" if budget != "full" else ""), "",
              f"Budget `{budget}`: {n_envs} envs x {iters} iterations (one episode per env "
              f"per iteration), {seeds} seed(s). Final = mean of the last {last} "

@@ -1,0 +1,39 @@
+"""The environment experiments (fairmg.reproduce.environments) at the quick budget: files
+where asked, one row per method, the curves equal to train_env's for the same job, and the
+per-run checkpoints removed once the figure is done."""
+import csv
+
+import numpy as np
+import pytest
+
+import fairmg as fm
+from fairmg.reproduce import environments as E
+
+
+@pytest.mark.parametrize("eid", ["fair-cleanup", "eld-jobs"])
+def test_quick_experiment(eid, tmp_path):
+    paths = E._make(eid, tmp_path, None, True, False, None, None, "default")
+    assert all(p.parent == tmp_path and p.stat().st_size > 0 for p in paths)
+    rows = list(csv.DictReader(open(tmp_path / f"{eid}.csv")))
+    methods = E.EXPERIMENTS[eid][2]
+    assert sorted(r["method"] for r in rows) == sorted(E.label(*m) for m in methods)
+    env_name = E.EXPERIMENTS[eid][0]
+    preset, n_envs, iters, _, overrides = E.BUDGETS["quick"][env_name]
+    a, al, e = methods[-1]
+    job = E.Job(eid, a, al, e, 0, iters, n_envs, preset, overrides, str(tmp_path / "x"))
+    _, curves = E.run_job(job)
+    env = fm.envs.make(env_name, n_envs=n_envs, preset=preset, **dict(overrides))
+    run = fm.sampled.train_env(env, a, iters, seed=0, alpha=al,
+                               eld=dict(E.ELD_CFG) if e else None, **E.HP[a])
+    np.testing.assert_array_equal(curves["returns"], run.returns)
+    row = next(r for r in rows if r["method"] == E.label(a, al, e))
+    total = run.returns[-max(1, iters // 5):].sum(axis=1).mean()
+    assert abs(float(row["total_mean"]) - total) < 1e-9
+
+
+def test_reproduce_cleans_run_checkpoints_and_rejects_bad_budgets(tmp_path):
+    from fairmg.reproduce import reproduce
+    reproduce("eld-jobs", tmp_path, quick=True, progress=False)
+    assert not (tmp_path / "eld-jobs.runs").exists()
+    with pytest.raises(ValueError, match="budget"):
+        reproduce("eld-jobs", tmp_path, quick=True, progress=False, budget="huge")
