@@ -171,6 +171,7 @@ PUBLIC_MODULES = ["fairmg", "fairmg.games", "fairmg.dynamics", "fairmg.fairness"
                   "fairmg.equilibrium", "fairmg.marginals", "fairmg.policy", "fairmg.linear",
                   "fairmg.alpha_fair", "fairmg.anticipation", "fairmg.sampled",
                   "fairmg.sampled.networks", "fairmg.sampled.optim", "fairmg.eld",
+                  "fairmg.envs",
                   "proofs_check", "proofs_check.strategies",
                   "proofs_check.exact"]
 
