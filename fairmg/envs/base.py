@@ -109,9 +109,29 @@ class Env:
         self.n_envs = check_int(n_envs, "n_envs", low=1)
         self.xp = resolve_namespace(xp)
 
-    def reset(self, seed=0):
-        """``(obs, state)`` of B fresh episodes; ``seed`` an int or (B,) uint64 keys."""
+    def reset(self, seed=None):
+        """``(obs, state)`` of B fresh episodes; ``seed`` an int or (B,) uint64 keys
+        (default: the ``seed`` given to :func:`fairmg.envs.make`, else 0)."""
         raise NotImplementedError
+
+    def _configure(self, presets: dict, preset: str, overrides: dict, defaults=None) -> dict:
+        """The constants of ``presets[preset]`` and ``defaults``, updated by ``overrides``
+        (unknown names raise ``TypeError``); sets ``self.preset``."""
+        from .._validate import check_choice
+        self.preset = check_choice(preset, "preset", tuple(presets))
+        cfg = {**presets[self.preset], **(defaults or {})}
+        unknown = set(overrides) - set(cfg)
+        if unknown:
+            raise TypeError(f"{self.name}: unknown parameters {sorted(unknown)}; known: "
+                            f"{sorted(cfg)}")
+        cfg.update(overrides)
+        return cfg
+
+    def _reset_keys(self, seed):
+        """``(keys (B,), t (B,) zeros)`` of a reset with ``seed``."""
+        seed = getattr(self, "default_seed", None) if seed is None else seed
+        keys = env_keys(0 if seed is None else seed, self.n_envs, self.xp)
+        return keys, self.xp.zeros((self.n_envs,), dtype=self.xp.int64)
 
     def step(self, state, actions) -> StepResult:
         """Advance every env one step with joint ``actions`` (B, N)."""

@@ -49,7 +49,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .._validate import check_choice, check_int, check_scalar
-from .base import Env, StepResult, counter_uniforms, env_keys
+from .base import Env, StepResult, counter_uniforms
 
 __all__ = ["Harvest", "CleanUp", "GridState", "PRESETS", "N_CHANNELS"]
 
@@ -211,10 +211,8 @@ class _CommonsGrid(Env):
 
     def reset(self, seed=None):
         xp = self.xp
-        seed = getattr(self, "default_seed", None) if seed is None else seed
-        keys = env_keys(0 if seed is None else seed, self.n_envs, xp)
+        keys, t0 = self._reset_keys(seed)
         B, N, H, W = self.n_envs, self.n_agents, self.height, self.width
-        t0 = xp.zeros((B,), dtype=xp.int64)
         cells = self._random_spawns(keys, t0, 1, N, None)                   # (B, N) flat
         pos = xp.stack([cells // W, cells % W], axis=-1)
         u = counter_uniforms(keys, t0, 2, N, xp)

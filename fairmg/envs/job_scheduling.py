@@ -21,8 +21,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._validate import check_choice, check_int
-from .base import Env, StepResult, counter_uniforms, env_keys
+from .._validate import check_int
+from .base import Env, StepResult, counter_uniforms
 
 __all__ = ["JobScheduling", "JobState", "PRESETS"]
 
@@ -46,14 +46,7 @@ class JobScheduling(Env):
 
     def __init__(self, n_envs: int = 1, xp=None, *, preset: str = "eld", **overrides):
         super().__init__(n_envs, xp)
-        preset = check_choice(preset, "preset", tuple(PRESETS))
-        cfg = dict(PRESETS[preset])
-        unknown = set(overrides) - set(cfg)
-        if unknown:
-            raise TypeError(f"job_scheduling: unknown parameters {sorted(unknown)}; known: "
-                            f"{sorted(cfg)}")
-        cfg.update(overrides)
-        self.preset = preset
+        cfg = self._configure(PRESETS, preset, overrides)
         self.n_agents = check_int(cfg["n_agents"], "n_agents", low=1)
         self.size = check_int(cfg["size"], "size", low=2)
         self.max_steps = check_int(cfg["max_steps"], "max_steps", low=1)
@@ -82,10 +75,8 @@ class JobScheduling(Env):
 
     def reset(self, seed=None):
         xp = self.xp
-        seed = getattr(self, "default_seed", None) if seed is None else seed
-        keys = env_keys(0 if seed is None else seed, self.n_envs, xp)
+        keys, t = self._reset_keys(seed)
         B, N, S = self.n_envs, self.n_agents, self.size
-        t = xp.zeros((B,), dtype=xp.int64)
         cells = np.array([r * S + c for r in range(S) for c in range(S)
                           if (r, c) != self.server], dtype=np.int64)
         u = counter_uniforms(keys, t, 0, cells.shape[0], xp)

@@ -24,8 +24,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._validate import check_choice, check_int, check_scalar
-from .base import Env, StepResult, counter_uniforms, env_keys
+from .._validate import check_int, check_scalar
+from .base import Env, StepResult, counter_uniforms
 
 __all__ = ["MatthewEffect", "MatthewState", "PRESETS"]
 
@@ -53,15 +53,9 @@ class MatthewEffect(Env):
 
     def __init__(self, n_envs: int = 1, xp=None, *, preset: str = "eld", **overrides):
         super().__init__(n_envs, xp)
-        preset = check_choice(preset, "preset", tuple(PRESETS))
-        cfg = dict(PRESETS[preset], radius0=(0.04, 0.08), speed0=(0.02, 0.05), growth=1.1,
-                   max_radius=0.15, max_speed=0.08, ghost_step=0.01)
-        unknown = set(overrides) - set(cfg)
-        if unknown:
-            raise TypeError(f"matthew: unknown parameters {sorted(unknown)}; known: "
-                            f"{sorted(cfg)}")
-        cfg.update(overrides)
-        self.preset = preset
+        cfg = self._configure(PRESETS, preset, overrides, dict(
+            radius0=(0.04, 0.08), speed0=(0.02, 0.05), growth=1.1, max_radius=0.15,
+            max_speed=0.08, ghost_step=0.01))
         self.n_agents = check_int(cfg["n_agents"], "n_agents", low=1)
         self.n_ghosts = check_int(cfg["n_ghosts"], "n_ghosts", low=1)
         self.max_steps = check_int(cfg["max_steps"], "max_steps", low=1)
@@ -84,10 +78,8 @@ class MatthewEffect(Env):
 
     def reset(self, seed=None):
         xp = self.xp
-        seed = getattr(self, "default_seed", None) if seed is None else seed
-        keys = env_keys(0 if seed is None else seed, self.n_envs, xp)
+        keys, t = self._reset_keys(seed)
         B, N, G = self.n_envs, self.n_agents, self.n_ghosts
-        t = xp.zeros((B,), dtype=xp.int64)
         u = counter_uniforms(keys, t, 0, 4 * N + 2 * G, xp)
         pos = xp.reshape(u[:, :2 * N], (B, N, 2))
         lo, hi = self.radius0

@@ -24,8 +24,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .._validate import check_choice, check_int
-from .base import Env, StepResult, counter_uniforms, env_keys
+from .._validate import check_int
+from .base import Env, StepResult, counter_uniforms
 
 __all__ = ["CooperativeNavigation", "NavState", "PRESETS", "DT", "DAMPING", "SENSITIVITY",
            "CONTACT_FORCE", "CONTACT_MARGIN", "AGENT_SIZE"]
@@ -55,13 +55,7 @@ class CooperativeNavigation(Env):
 
     def __init__(self, n_envs: int = 1, xp=None, *, preset: str = "mpe", **overrides):
         super().__init__(n_envs, xp)
-        preset = check_choice(preset, "preset", tuple(PRESETS))
-        cfg = dict(PRESETS[preset])
-        unknown = set(overrides) - set(cfg)
-        if unknown:
-            raise TypeError(f"cooperative_navigation: unknown parameters {sorted(unknown)}")
-        cfg.update(overrides)
-        self.preset = preset
+        cfg = self._configure(PRESETS, preset, overrides)
         self.n_agents = check_int(cfg["n_agents"], "n_agents", low=1)
         self.max_steps = check_int(cfg["max_steps"], "max_steps", low=1)
         N = self.n_agents
@@ -85,10 +79,8 @@ class CooperativeNavigation(Env):
 
     def reset(self, seed=None):
         xp = self.xp
-        seed = getattr(self, "default_seed", None) if seed is None else seed
-        keys = env_keys(0 if seed is None else seed, self.n_envs, xp)
+        keys, t = self._reset_keys(seed)
         B, N = self.n_envs, self.n_agents
-        t = xp.zeros((B,), dtype=xp.int64)
         u = 2.0 * counter_uniforms(keys, t, 0, 4 * N, xp) - 1.0
         st = NavState(xp.reshape(u[:, :2 * N], (B, N, 2)), xp.zeros((B, N, 2), dtype=xp.float64),
                       xp.reshape(u[:, 2 * N:], (B, N, 2)), t, keys)

@@ -21,7 +21,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .._validate import check_int
-from .base import Env, StepResult, counter_uniforms, env_keys
+from .base import Env, StepResult, counter_uniforms
 
 __all__ = ["TabularGameEnv", "ExchangeEnv", "CooperativePredationEnv", "TabularState"]
 
@@ -70,9 +70,7 @@ class TabularGameEnv(Env):
 
     def reset(self, seed=None):
         xp = self.xp
-        seed = getattr(self, "default_seed", None) if seed is None else seed
-        keys = env_keys(0 if seed is None else seed, self.n_envs, xp)
-        t = xp.zeros((self.n_envs,), dtype=xp.int64)
+        keys, t = self._reset_keys(seed)
         u = counter_uniforms(keys, t, 0, 1, xp)[:, 0]
         mu = xp.broadcast_to(self._mu[None, :], (self.n_envs, self._mu.shape[0]))
         s = self._draw(mu, u)

@@ -26,14 +26,12 @@ the gradients are unbiased within k standard errors.
 """
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
 from .._validate import as_rng, check_choice, check_int, check_scalar
 from ..dynamics.run import iterate
 from ..dynamics.trust_region import fair_metrics
-from ..evaluate import evaluate
 from ..policy import ProductPolicy
 from .backend import namespace, resolve_namespace, to_numpy
 from .networks import TabularPolicy
