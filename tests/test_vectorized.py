@@ -189,7 +189,8 @@ def test_bench_groups_are_listed_for_an_unknown_name():
 
     known = groups()
     assert {"npg", "nash_gap", "construction", "mdp", "figure1"} <= set(known)
-    assert _select(None, known) == ["npg", "nash_gap", "construction", "mdp"]
+    assert _select(None, known) == ["npg", "nash_gap", "construction", "mdp", "rollouts",
+                                    "updates", "envs"]
     assert _select("core", known) == ["nash_gap", "construction", "mdp"]
     assert _select("npg,mdp", known) == ["npg", "mdp"]
     with pytest.raises(ValueError, match="unknown.*npg.*nash_gap.*figure1"):
