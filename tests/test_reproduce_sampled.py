@@ -43,3 +43,14 @@ def test_as_sampled_figures(tmp_path):
     rows = list(csv.DictReader(open(tmp_path / "as-predation.csv")))
     assert [r["method"] for r in rows] == list(A.METHODS)
     assert all(p.parent == tmp_path and p.stat().st_size > 0 for p in paths)
+
+
+def test_as_reading_states_the_gap_closed_and_the_verdict():
+    from fairmg.reproduce import anticipation_sampled as A
+    rows = [("AS", 0.0, 5.0, 0.5), ("VS", 0.0, 2.0, 0.5), ("PS", 0.0, 4.5, 0.5),
+            ("independent", 0.0, 0.0, 0.1)]
+    text = A.reading(rows, social=10.0, selfish=0.0, iters=60, n_envs=64)
+    assert "AS 50%, VS 20%, PS 45%, independent 0%" in text
+    assert "within two standard errors (PS: +0.5" in text          # 0.5 < 2 * 0.71
+    rows[0] = ("AS", 0.0, 7.0, 0.5)
+    assert "AS ends above the best baseline (PS: +2.5" in A.reading(rows, 10.0, 0.0, 60, 64)
