@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, Phase, find, given, settings
 
+import fairmg as fm
 import proofs_check as pc
 from proofs_check import get_claim
 from proofs_check.claims import anticipation as C
@@ -97,3 +98,22 @@ def test_exchange_optimum_holds_and_its_check_can_fail():
     short = get_claim("as/exchange-optimum")(pc.Case(grid=3, boxes=((0, 0), (1, 1), (2, 2)),
                                                      horizon=10))
     assert not short.holds and short.lhs == pytest.approx(14.7, abs=1e-9)
+
+
+def test_exchange_layouts_related_by_a_grid_symmetry_solve_to_the_same_values():
+    """The symmetry reduction of as/exchange-optimum: a rotated layout, solved directly,
+    has the optimum and selfish values of its representative (solved directly too)."""
+    from proofs_check.claims.anticipation import exchange_representative
+
+    boxes = ((0, 1), (2, 2), (1, 0))
+    rotated = tuple((c, 2 - r) for r, c in boxes)           # 90 degrees on the 3 x 3 grid
+    rep = exchange_representative(3, boxes)
+    assert rep == exchange_representative(3, rotated) and rep != boxes
+    values = []
+    for layout in (boxes, rotated, rep):
+        g = fm.games.exchange(grid=3, horizon=20, boxes=list(layout))
+        social = fm.games.solve_exchange(g)
+        values.append((social.team_value,
+                       fm.games.solve_exchange(g, "selfish").team_value))
+    np.testing.assert_allclose(values[1], values[0], atol=1e-9)
+    np.testing.assert_allclose(values[2], values[0], atol=1e-9)

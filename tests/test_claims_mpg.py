@@ -273,3 +273,18 @@ def test_lemma_3_1_holds_for_a_potential_far_from_zero():
     # d Phi / d theta_a = pi_a (phi_a - E phi) with pi uniform: (-1/9, -1/9, 2/9)
     closed, _ = ex.policy_gradient(g, np.zeros((1, 1, 3)))
     np.testing.assert_allclose(closed[0, 0], [-1 / 9, -1 / 9, 2 / 9], atol=1e-12)
+
+
+@pytest.mark.parametrize("seed, sizes", [(0, (2, 2)), (1, (2, 3)), (2, (3,))])
+def test_batched_barrier_gradients_match_the_per_iterate_gradient(seed, sizes):
+    """thm-3.6's one-pass gradient of L_lambda equals the per-iterate one (ex.policy_gradient
+    + log-barrier) at random logits, padded actions included."""
+    g = _small_game(seed, S=3, sizes=sizes)
+    rng = np.random.default_rng(seed)
+    thetas = 2 * rng.normal(size=(4, g.n_agents, g.n_states, g.max_actions))
+    thetas = np.where(g.action_mask[None, :, None, :], thetas, 0.0)
+    got = mpg_pg._batched_barrier_gradients(g, thetas, 0.3)
+    for t in range(len(thetas)):
+        want = mpg_pg._barrier_objective_and_grad(g, thetas[t], 0.3)[1]
+        np.testing.assert_allclose(got[t], np.where(g.action_mask[:, None, :], want, 0.0),
+                                   rtol=1e-10, atol=1e-12)

@@ -9,6 +9,7 @@ import fairmg as fm
 from fairmg.testing import reference as ref
 from fairmg.testing import reference_dynamics as rd
 from fairmg.dynamics import pg
+from fairmg._validate import NonFiniteError
 
 #: Central differences with step FD_STEP on values <= 1 / (1 - 0.9) = 10: truncation
 #: ~ FD_STEP^2 * 10 and round-off ~ 1e-16 * 10 / FD_STEP, both below FD_TOL.
@@ -337,3 +338,25 @@ def test_lockstep_batches_of_seeds_give_the_single_runs(algo, lam, K):
     split = mpg.batches(every, workers=2)
     assert sorted(map(str, (j for b in split for j in b))) == sorted(map(str, every))
     assert all(len({j.config for j in b}) == 1 for b in split)
+
+
+@pytest.mark.parametrize("seed, S, sizes, lam", [(0, 2, (2, 2), 0.0), (1, 3, (2, 3), 0.1),
+                                                 (2, 2, (3,), 0.05), (3, 4, (2, 2, 2), 0.0)])
+def test_softmax_pg_logits_is_softmax_pg(seed, S, sizes, lam):
+    """The compiled loop takes softmax_pg's steps (padding, barrier and general games)."""
+    g = fm.games.random_game(S, sizes, 0.8, rng=seed, kind="general")
+    theta = np.random.default_rng(seed).normal(size=(g.n_agents, S, g.max_actions))
+    got = pg.softmax_pg_logits(g, theta, lr=0.3, iters=300, log_barrier=lam)
+    run = pg.softmax_pg(g, theta, lr=0.3, iters=300, log_barrier=lam, metrics=())
+    assert got.shape == (301,) + theta.shape
+    np.testing.assert_allclose(got, np.stack(run.thetas), rtol=0, atol=1e-11)
+
+
+def test_softmax_pg_logits_rejects_factored_games_and_reports_overflow():
+    fg = fm.games.random_factored_game((2, 2), (2, 2), 0.85, rng=3)
+    with pytest.raises(TypeError, match="dense MarkovGame"):
+        pg.softmax_pg_logits(fg, np.zeros((2, 4, 2)))
+    bandit = fm.MarkovGame(transition=np.ones((1, 2, 1)), rewards=[[[0.0, 1000.0]]],
+                           gamma=0.5, initial=[1.0], action_sizes=(2,))
+    with pytest.raises(NonFiniteError, match="update 1 overflowed"):   # 1e308 * 500
+        pg.softmax_pg_logits(bandit, np.zeros((1, 1, 2)), lr=1e308, iters=5)

@@ -200,8 +200,10 @@ def _split_joint(pol, n_agents, n_actions):
 
 
 @njit(cache=True)
-def _eval_finite(nxt, opened, rew, acts, horizon, gamma, n_actions):
-    """Per-agent values [N, S] with ``horizon`` steps to go of the profile acts[N, L, S]."""
+def _eval_finite(nxt, opened, rew, acts, horizon, gamma, n_actions, exact):
+    """Per-agent values [N, S] with ``horizon`` steps to go of the profile acts[N, L, S];
+    the shortcut of :func:`_team_finite` once t >= L (the profile stationary) and every
+    agent's V_t - V_{t-1} is constant over states."""
     N, L, S = acts.shape
     V = np.zeros((N, S))
     Vn = np.empty((N, S))
@@ -215,6 +217,22 @@ def _eval_finite(nxt, opened, rew, acts, horizon, gamma, n_actions):
             sn = nxt[s, a]
             for i in range(N):
                 Vn[i, s] = rew[code, i] + gamma * V[i, sn]
+        if exact and t >= L:
+            same = True
+            for i in range(N):
+                c = Vn[i, 0] - V[i, 0]
+                for s in range(S):
+                    if Vn[i, s] - V[i, s] != c:
+                        same = False
+                        break
+                if not same:
+                    break
+            if same:
+                for i in range(N):
+                    c = Vn[i, 0] - V[i, 0]
+                    for s in range(S):
+                        V[i, s] = Vn[i, s] + (horizon - t) * c
+                return V
         V, Vn = Vn, V
     return V
 
@@ -746,7 +764,8 @@ def _evaluate(game, acts):
     rew = game.reward_table()
     if game.horizon is None:
         return _eval_infinite(nxt, opened, rew, acts, game.gamma, _N_ACT)
-    return _eval_finite(nxt, opened, rew, acts, game.horizon, game.gamma, _N_ACT)
+    return _eval_finite(nxt, opened, rew, acts, game.horizon, game.gamma, _N_ACT,
+                        game.exact)
 
 
 def _best_response(game, acts, agent, max_iter):
@@ -856,20 +875,26 @@ def solve_exchange(game: ExchangeGame, kind: str = "social", *, start_profile=No
         converged = False
         for rounds in range(1, max_rounds + 1):
             changed = False
+            best = np.empty(N)
             for i in range(N):
                 V, pol, it, conv = _best_response(game, acts, i, max_iter)
                 iterations += it
                 if not conv:
                     raise RuntimeError(f"agent {i}'s best response did not converge")
-                if _at_mu(game, V) > _at_mu(game, values[i]) + _tol(game):
+                best[i] = _at_mu(game, V)
+                if best[i] > _at_mu(game, values[i]) + _tol(game):
                     acts = _replace(acts, i, pol)
                     values = _evaluate(game, acts)
                     changed = True
             if not changed:
                 converged = True
                 break
-    gaps, it = _gaps(game, acts, values, max_iter)
-    iterations += it
+    if kind == "selfish" and converged:
+        # a round without a change computed every best response against the final profile
+        gaps = np.maximum(best - _at_mu(game, values), 0.0) * game.unit
+    else:
+        gaps, it = _gaps(game, acts, values, max_iter)
+        iterations += it
     unit = game.unit
     state_values = values * unit
     at_mu = _at_mu(game, values)
