@@ -260,7 +260,8 @@ def check_claim(claim: str | Claim, *, max_examples: int | None = None,
     t0 = time.perf_counter()
     status, error, notes = None, None, []
     try:
-        with _search.engine_shrink_deadline(tracker.shrink_s):
+        with _search.engine_shrink_deadline(tracker.shrink_s), \
+                _search.engine_target_deadline(_search.target_seconds(pname)):
             test()
     except _Refuted:
         status = "refuted"

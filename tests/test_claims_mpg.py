@@ -288,3 +288,23 @@ def test_batched_barrier_gradients_match_the_per_iterate_gradient(seed, sizes):
         want = mpg_pg._barrier_objective_and_grad(g, thetas[t], 0.3)[1]
         np.testing.assert_allclose(got[t], np.where(g.action_mask[:, None, :], want, 0.0),
                                    rtol=1e-10, atol=1e-12)
+
+
+def test_thm_3_4_filters_a_plateau_it_once_refuted():
+    """A one-state 2 x 2 potential game where agent 1's better action has probability
+    ~4.6e-7: PG creeps (< 1e-3 per 15,000 steps) with a Nash-gap of 0.28. The creep
+    accelerates, so the run has not converged: the premise (Assumption 3.3) is not met."""
+    from hypothesis.errors import UnsatisfiedAssumption
+
+    phi = np.array([[0.5601624724103096, 0.0, 0.23094017603315248, 0.0]])
+    game = fm.MarkovGame(transition=np.ones((1, 4, 1)),
+                         rewards=np.stack([phi, phi + 0.1]), gamma=0.0,
+                         initial=np.array([1.0]), action_sizes=(2, 2), potential=phi)
+    theta = np.array([[[-1.8, 0.0]], [[-2.0, 12.6]]])
+    thetas = mpg_pg.softmax_pg_logits(game, theta, lr=0.0244, iters=30_000)
+    first = np.abs(thetas[15_000] - thetas[0]).max()
+    second = np.abs(thetas[-1] - thetas[15_000]).max()
+    assert second < 1e-3 and second > first                 # stalled by 1e-3, accelerating
+    assert fm.nash_gap(game, fm.ProductPolicy.from_logits(game, thetas[-1])) > 0.2
+    with pytest.raises(UnsatisfiedAssumption):
+        get_claim("mpg_pg/thm-3.4")(Case(game=game, theta=theta, frac=0.5))

@@ -413,3 +413,23 @@ def test_target_slack_is_a_no_op_outside_a_test():
 def test_thorough_profile_runs_at_least_1000_examples():
     from proofs_check.runner import PROFILES
     assert PROFILES["thorough"].max_examples >= 1000
+
+
+def test_target_phase_deadline_declines_improvements_and_restores_hypothesis():
+    """Past engine_target_deadline, hypothesis' hill climber accepts nothing and closes its
+    improvement budget; on exit its own method is back."""
+    from types import SimpleNamespace
+
+    from hypothesis.internal.conjecture.optimiser import Optimiser
+
+    original = Optimiser.consider_new_data
+    climber = SimpleNamespace(max_improvements=10)
+    with search.engine_target_deadline(0.0):
+        time.sleep(0.01)
+        assert Optimiser.consider_new_data(climber, object()) is False
+        assert climber.max_improvements == -1
+    assert Optimiser.consider_new_data is original
+    with search.engine_target_deadline(60.0):        # before the deadline: hypothesis' own
+        with pytest.raises(AttributeError):          # (which reads the data's status)
+            Optimiser.consider_new_data(climber, object())
+    assert Optimiser.consider_new_data is original

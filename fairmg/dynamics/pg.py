@@ -512,7 +512,7 @@ def softmax_pg_logits(game: Game, theta0, lr: float = 0.1, iters: int = 400,
     The same update as :func:`softmax_pg` (Lemma 3.1's exact gradient with the unnormalized
     visitation, plus the log-barrier term of Sec. 3.2 for ``log_barrier > 0``) with no
     per-iteration Python: for long runs on small games (the checks of Thms. 3.4 and 3.6
-    run thousands of steps on 2-state games) it is ~50x faster than :func:`softmax_pg`,
+    run thousands of steps on 2-state games) it is 20-80x faster than :func:`softmax_pg`,
     which records metrics and policies every step. Compute metrics afterwards in one batch
     (:func:`fairmg.dynamics.run.evaluate_batch`).
 
