@@ -27,6 +27,7 @@ from pathlib import Path
 
 from fairmg.cli import non_negative_int, positive_int
 
+from .campaign import SHARD_SIZE
 from .core import REGISTRY, Claim, all_claims, load_claims, load_errors
 from .runner import PROFILES, Report, check_claim
 
@@ -459,8 +460,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="address of a running Dask scheduler (tcp://host:8786), or "
                         "'local'; default a LocalCluster (pip install \"fairmg[dask]\"), "
                         "or a process pool without dask")
-    c.add_argument("--shard-size", type=positive_int, default=250,
-                   help="most examples per shard (default 250)")
+    c.add_argument("--shard-size", type=positive_int, default=SHARD_SIZE,
+                   help=f"most examples per shard (default {SHARD_SIZE}: a claim is one "
+                        f"shard, one long run, which the guided search needs to find the "
+                        f"rarest counterexamples)")
     c.add_argument("--out", default=None, help="write the status table (CLAIMS.md format)")
     c.add_argument("--notes", default=str(NOTES_FILE), help="hand-kept notes (markdown)")
     c.set_defaults(profile="thorough")
