@@ -35,6 +35,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import math
 import time
 from dataclasses import dataclass, field
@@ -71,48 +72,55 @@ GAMMA_CAP = 0.99
 _INFEASIBLE = 1e12
 
 
+def _conjecture_internal(module: str, name: str):
+    """``hypothesis.internal.conjecture.<module>.<name>``, or None if this hypothesis
+    version lacks it (the deadlines below are then no-ops)."""
+    try:
+        mod = importlib.import_module(f"hypothesis.internal.conjecture.{module}")
+    except ImportError:  # pragma: no cover
+        return None
+    return getattr(mod, name, None)
+
+
 @contextlib.contextmanager
+def _swapped(owner, name: str, value):
+    """``owner.name = value`` inside the block, restored on exit (no-op for owner None)."""
+    if owner is None:
+        yield
+        return
+    old = getattr(owner, name)
+    setattr(owner, name, value)
+    try:
+        yield
+    finally:
+        setattr(owner, name, old)
+
+
 def engine_shrink_deadline(seconds: float):
     """Make hypothesis' own shrinker stop after ``seconds`` (its fixed 300 s otherwise).
 
     Past the bound, :class:`Tracker` already answers every check from its memo, but the
     shrinker still re-draws candidates (tens of ms each for game strategies); this ends it.
-    Uses the module constant ``hypothesis.internal.conjecture.engine.MAX_SHRINKING_SECONDS``
-    (restored on exit; a no-op if a hypothesis version lacks it).
+    Sets the module constant ``hypothesis.internal.conjecture.engine.MAX_SHRINKING_SECONDS``
+    (a context manager; restored on exit).
     """
-    try:
-        from hypothesis.internal.conjecture import engine
-    except ImportError:  # pragma: no cover
-        engine = None
-    if engine is None or not hasattr(engine, "MAX_SHRINKING_SECONDS"):
-        yield
-        return
-    old = engine.MAX_SHRINKING_SECONDS
-    engine.MAX_SHRINKING_SECONDS = max(0.0, float(seconds))
-    try:
-        yield
-    finally:
-        engine.MAX_SHRINKING_SECONDS = old
+    engine = importlib.import_module("hypothesis.internal.conjecture.engine")
+    has = _conjecture_internal("engine", "MAX_SHRINKING_SECONDS") is not None
+    return _swapped(engine if has else None, "MAX_SHRINKING_SECONDS", max(0.0, float(seconds)))
 
 
-@contextlib.contextmanager
 def engine_target_deadline(seconds: float):
     """Make hypothesis' target-phase optimiser stop improving ``seconds`` from now.
 
     Past the deadline every candidate of ``Optimiser.consider_new_data`` is declined and
     its improvement budget closed, so the hill climb in progress ends at its next step and
     later ones at once; the generate phase goes on as before. Patches the class in
-    ``hypothesis.internal.conjecture.optimiser`` (restored on exit; a no-op if a
-    hypothesis version lacks it).
+    ``hypothesis.internal.conjecture.optimiser`` (a context manager; restored on exit).
     """
-    try:
-        from hypothesis.internal.conjecture.optimiser import Optimiser
-    except ImportError:  # pragma: no cover
-        Optimiser = None
-    if Optimiser is None or not hasattr(Optimiser, "consider_new_data"):
-        yield
-        return
-    original = Optimiser.consider_new_data
+    optimiser = _conjecture_internal("optimiser", "Optimiser")
+    if optimiser is None or not hasattr(optimiser, "consider_new_data"):
+        return _swapped(None, "", None)
+    original = optimiser.consider_new_data
     deadline = time.monotonic() + max(0.0, float(seconds))
 
     def bounded(self, data):
@@ -121,11 +129,7 @@ def engine_target_deadline(seconds: float):
             return False
         return original(self, data)
 
-    Optimiser.consider_new_data = bounded
-    try:
-        yield
-    finally:
-        Optimiser.consider_new_data = original
+    return _swapped(optimiser, "consider_new_data", bounded)
 
 
 def target_seconds(profile: str, default: float = 20.0) -> float:
