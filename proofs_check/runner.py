@@ -261,7 +261,7 @@ def check_claim(claim: str | Claim, *, max_examples: int | None = None,
     status, error, notes = None, None, []
     try:
         with _search.engine_shrink_deadline(tracker.shrink_s), \
-                _search.engine_target_deadline(_search.target_seconds(pname)):
+                _search.engine_target_budget(_search.target_calls(n)):
             test()
     except _Refuted:
         status = "refuted"
