@@ -141,9 +141,12 @@ def fair_objective(game, policy, alpha, nu, *, form: str = "utility",
 def fair_weights(game, policy, alpha, nu, *, evaluation=None) -> np.ndarray:
     r"""The weights :math:`1/\mathcal V_j(\cdot, \tilde c) = (\nu + V_j(\tilde c))^{-\alpha}`
     of 000 Def. 3.1, shape (N, S) indexed by the context (initial state) :math:`\tilde c`.
-    Equal to :math:`U_\alpha'(\nu + V_j(\tilde c))`."""
+    Equal to :math:`U_\alpha'(\nu + V_j(\tilde c))`; at alpha = 0 all ones, whatever the
+    sign of the values (the unfair algorithms on games with penalties)."""
     a, v = _alpha(alpha, allow_inf=False), _nu(nu)
     ev = _evaluation(game, policy, evaluation)
+    if a == 0:
+        return np.ones_like(ev.values)
     return _shifted(game, ev.values, v) ** (-a)
 
 

@@ -230,3 +230,18 @@ def test_hatrpo_and_happo_on_a_factored_game_match_dense():
         rd = algo(d, th, 1.0, NU, iters=3, seed=1, metrics=["welfare"], **kw)
         np.testing.assert_allclose(rf.thetas[-1], rd.thetas[-1], atol=1e-8)
         np.testing.assert_allclose(rf.metrics["welfare"], rd.metrics["welfare"], atol=1e-10)
+
+
+def test_unfair_runs_report_j_at_alpha_zero_even_with_negative_values():
+    """alpha=None reports J at alpha 0, sum_i V^i(mu) + n (nu - 1): equal to
+    af.fair_objective where that is defined, and defined on games with penalties."""
+    g = _game(5)
+    th = np.zeros((g.n_agents, g.n_states, g.max_actions))
+    run = hatrpo(g, th, None, NU, iters=2, seed=0)
+    J0 = [af.fair_objective(g, fm.ProductPolicy(g, p), 0.0, NU) for p in run.probs]
+    np.testing.assert_allclose(run.metrics["fair_objective"], J0, rtol=0, atol=1e-12)
+    neg = g.with_rewards(g.rewards - 5.0)              # every V^i < -nu
+    run = hatrpo(neg, th, None, NU, iters=2, seed=0)
+    V = run.metrics["welfare"]
+    np.testing.assert_allclose(run.metrics["fair_objective"], V + 2 * (NU - 1.0), atol=1e-12)
+    assert np.all(V < 0)

@@ -34,13 +34,16 @@ __all__ = ["fair_hatrl", "hatrpo", "happo", "fair_metrics"]
 
 # ------------------------------------------------------------------ metrics
 def fair_metrics(alpha, nu) -> list:
-    """The observers of the 000 dynamics: ``fair_objective`` (J at ``alpha``; 0 for
+    r"""The observers of the 000 dynamics: ``fair_objective`` (J at ``alpha``; at 0 for
     ``alpha=None``), ``welfare`` (sum_i V^i(mu)), ``gini`` (Gini of the V^i(mu)),
-    ``min_value`` (min_i V^i(mu)) and ``nash_gap`` (002 Def. 2.4, individual rewards)."""
-    a = 0.0 if alpha is None else alpha
+    ``min_value`` (min_i V^i(mu)) and ``nash_gap`` (002 Def. 2.4, individual rewards).
 
+    J at alpha = 0 is :math:`\sum_i V^i(\mu) + n(\nu - 1)`, affine in the welfare and
+    defined for negative values too (the unfair runs on games with penalties)."""
     def fair_objective(game, bev):
-        return np.array([af.fair_objective(game, bev.policy(b), a, nu,
+        if alpha is None:
+            return bev.value_at_initial.sum(axis=1) + game.n_agents * (nu - 1.0)
+        return np.array([af.fair_objective(game, bev.policy(b), alpha, nu,
                                            evaluation=bev.evaluation(b))
                          for b in range(len(bev))])
 

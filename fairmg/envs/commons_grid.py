@@ -16,7 +16,9 @@ al. 2023):
   of length ``beam_length`` (5) ahead; a ray stops at a wall and at the first agent it hits
   (agents block beams). A zap costs the firer ``fire_cost`` and the hit agent
   ``hit_penalty`` (SSD: 1 and 50); in the ``alpha_fair`` preset (SocialJax, 000 App. D.3) a
-  zapped agent is instead *teleported* to a random free spawn point at no reward cost. The
+  zapped agent is instead *teleported* to a random free spawn point at no reward cost (agent
+  i to entry i of a random order of the free spawn points; it stays put when fewer than
+  i + 1 are free, which only tiny maps reach). The
   cleaning ray turns the first waste cell it meets into clean river and stops there.
 * **Harvest regrowth** (SSD ``HarvestEnv.spawn_apples``): every empty apple cell with no
   agent regrows with probability ``regrowth[min(k, 3)]``, k the apples at offsets
@@ -259,6 +261,39 @@ class _CommonsGrid(Env):
         a = self.check_actions(actions)
         B, N, H, W = self.n_envs, self.n_agents, self.height, self.width
         t, keys = state.t, state.keys
+        order = xp.argsort(counter_uniforms(keys, t, 10, N, xp), axis=1, stable=True)
+        pos, ori, aflat, wflat, rewards, hit, zap, clean = self._act(state, a, order)
+        if self.teleport and bool(xp.any(hit)):
+            cells = xp.arange(H * W, dtype=xp.int64)
+            pflat = self._flat(pos)
+            occ = xp.any(cells[None, None, :] == pflat[:, :, None], axis=1)
+            dest = self._random_spawns(keys, t, 11, N, occ)                  # (B, N)
+            spawn = xp.asarray(self._spawn_flat)
+            n_free = xp.sum(xp.astype(~xp.take(occ, spawn, axis=1), xp.int64), axis=1)
+            # hit agent i takes entry i of the random order of free spawn cells; with
+            # fewer than i + 1 free cells it stays (entries past n_free are occupied)
+            room = xp.arange(N, dtype=xp.int64)[None, :] < n_free[:, None]
+            newflat = xp.where(hit & room, dest, pflat)
+            pos = xp.stack([newflat // W, newflat % W], axis=-1)
+        p_apple, p_waste = self._growth_probabilities(pos, aflat, wflat, t)
+        aflat = aflat | (counter_uniforms(keys, t, 12, H * W, xp) < p_apple)
+        if self.kind == "cleanup":
+            wflat = wflat | (counter_uniforms(keys, t, 13, H * W, xp) < p_waste)
+        t1 = t + 1
+        new = GridState(pos, ori, xp.reshape(aflat, (B, H, W)), xp.reshape(wflat, (B, H, W)),
+                        t1, keys)
+        info = {"zaps": xp.sum(xp.astype(zap, xp.int64), axis=1),
+                "cleans": xp.sum(xp.astype(clean, xp.int64), axis=1),
+                "apples": xp.sum(xp.astype(aflat, xp.int64), axis=1)}
+        return StepResult(self.observe(new), new, rewards, xp.zeros((B,), dtype=xp.bool),
+                          t1 >= self.max_steps, info)
+
+    def _act(self, state, a, order):
+        """The deterministic part of a step, given the agents' move priority ``order``
+        (B, N): turns, moves, eating, beams. Returns ``(pos, ori, apples, waste, rewards,
+        hit, zap, clean)`` with the grids flattened to (B, H * W)."""
+        xp = self.xp
+        B, N, H, W = state.pos.shape[0], self.n_agents, self.height, self.width
         dirs = xp.asarray(_DIRS)
         walls = xp.reshape(xp.asarray(self.walls), (-1,))
         # turns
@@ -271,8 +306,6 @@ class _CommonsGrid(Env):
         moving = (a == FORWARD) | (a == BACKWARD) | (a == LEFT) | (a == RIGHT)
         d = xp.reshape(xp.take(dirs, xp.reshape((ori + rot) % 4, (-1,)), axis=0), (B, N, 2))
         target = state.pos + d
-        prio = counter_uniforms(keys, t, 10, N, xp)                         # (B, N)
-        order = xp.argsort(prio, axis=1, stable=True)
         pos = state.pos
         cells = xp.arange(H * W, dtype=xp.int64)
         for k in range(N):
@@ -326,19 +359,20 @@ class _CommonsGrid(Env):
                         alive = alive & ~(firing_c & w_here)
                     alive = alive & ~blocked
         rewards = rewards - self.hit_penalty * xp.astype(hit, xp.float64)
-        if self.teleport and bool(xp.any(hit)):
-            occ = xp.any(cells[None, None, :] == pflat[:, :, None], axis=1)
-            dest = self._random_spawns(keys, t, 11, N, occ)                  # (B, N)
-            newflat = xp.where(hit, dest, pflat)
-            pos = xp.stack([newflat // W, newflat % W], axis=-1)
-        # regrowth and waste
-        pflat = self._flat(pos)
-        occ = xp.any(cells[None, None, :] == pflat[:, :, None], axis=1)
-        u = counter_uniforms(keys, t, 12, H * W, xp)
+        return pos, ori, aflat, wflat, rewards, hit, zap, clean
+
+    def _growth_probabilities(self, pos, aflat, wflat, t):
+        """Per-cell probabilities (B, H * W) that an apple grows and that waste appears
+        this step, after moves, eating, beams and teleports; zero where nothing can
+        appear (walls, occupied or full cells)."""
+        xp = self.xp
+        B, H, W = pos.shape[0], self.height, self.width
+        cells = xp.arange(H * W, dtype=xp.int64)
+        occ = xp.any(cells[None, None, :] == self._flat(pos)[:, :, None], axis=1)
+        empty = xp.reshape(xp.asarray(self.apple_cells), (1, -1)) & ~aflat & ~occ
         if self.kind == "harvest":
             grid = xp.reshape(aflat, (B, H, W))
             count = xp.zeros((B, H, W), dtype=xp.int64)
-            padded = xp.zeros((B, H + 4, W + 4), dtype=xp.int64)
             padded = xp.concat([xp.zeros((B, 2, W), dtype=xp.int64),
                                 xp.astype(grid, xp.int64),
                                 xp.zeros((B, 2, W), dtype=xp.int64)], axis=1)
@@ -349,31 +383,24 @@ class _CommonsGrid(Env):
             probs = xp.asarray(self.regrowth, dtype=xp.float64)
             p = xp.reshape(xp.take(probs, xp.reshape(
                 xp.minimum(count, len(self.regrowth) - 1), (-1,)), axis=0), (B, H * W))
-            grow = (xp.reshape(xp.asarray(self.apple_cells), (1, -1)) & ~aflat & ~occ
-                    & (u < p))
-            aflat = aflat | grow
-        else:
-            river = xp.reshape(xp.asarray(self.river_cells), (1, -1))
-            n_river = max(int(self.river_cells.sum()), 1)
-            density = xp.sum(xp.astype(wflat & river, xp.float64), axis=1) / n_river
-            span = self.depletion - self.restoration
-            frac = xp.clip(1.0 - (density - self.restoration) / span, 0.0, 1.0)
-            pa = xp.where(density >= self.depletion, 0.0, self.apple_prob * frac)
-            grow = (xp.reshape(xp.asarray(self.apple_cells), (1, -1)) & ~aflat & ~occ
-                    & (u < pa[:, None]))
-            aflat = aflat | grow
-            uw = counter_uniforms(keys, t, 13, H * W, xp)
-            pw = self.waste_prob * xp.astype((density < self.depletion)
-                                             & (t >= self.dirt_delay), xp.float64)
-            wflat = wflat | (river & ~wflat & (uw < pw[:, None]))
-        t1 = t + 1
-        new = GridState(pos, ori, xp.reshape(aflat, (B, H, W)), xp.reshape(wflat, (B, H, W)),
-                        t1, keys)
-        info = {"zaps": xp.sum(xp.astype(zap, xp.int64), axis=1),
-                "cleans": xp.sum(xp.astype(clean, xp.int64), axis=1),
-                "apples": xp.sum(xp.astype(aflat, xp.int64), axis=1)}
-        return StepResult(self.observe(new), new, rewards, xp.zeros((B,), dtype=xp.bool),
-                          t1 >= self.max_steps, info)
+            return xp.where(empty, p, 0.0), xp.zeros((B, H * W), dtype=xp.float64)
+        river = xp.reshape(xp.asarray(self.river_cells), (1, -1))
+        n_river = max(int(self.river_cells.sum()), 1)
+        density = xp.sum(xp.astype(wflat & river, xp.float64), axis=1) / n_river
+        span = self.depletion - self.restoration
+        frac = xp.clip(1.0 - (density - self.restoration) / span, 0.0, 1.0)
+        pa = xp.where(density >= self.depletion, 0.0, self.apple_prob * frac)
+        pw = self.waste_prob * xp.astype((density < self.depletion)
+                                         & (t >= self.dirt_delay), xp.float64)
+        return (xp.where(empty, pa[:, None], 0.0),
+                xp.where(river & ~wflat, pw[:, None], 0.0))
+
+    def to_game(self, gamma: float = 0.95):
+        """The exact :class:`fairmg.MarkovGame` of these dynamics on a tiny grid
+        (infinite-horizon, discount ``gamma``); see :func:`fairmg.envs.commons_exact.
+        commons_game`, which also maps env states to game states."""
+        from .commons_exact import commons_game
+        return commons_game(self, gamma).game
 
     # -- renders ---------------------------------------------------------------------------
     def _layers(self, state, env):
