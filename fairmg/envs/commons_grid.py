@@ -191,6 +191,14 @@ class _CommonsGrid(Env):
                 r = np.stack([r[:, 1], -r[:, 0]], axis=1)
             rots.append(r)
         self._window = np.stack(rots)                      # (4, side*side, 2)
+        # _onehot[i * 5(N+1) + terrain * (N+1) + occupant]: agent i's channels of a cell
+        # with terrain 0 floor, 1 wall, 2 apple, 3 waste, 4 river and occupant 0 or j + 1
+        N = self.n_agents
+        c = np.arange(5 * (N + 1))
+        terrain, who = c // (N + 1), c % (N + 1)
+        self._onehot = np.concatenate([np.stack(
+            [terrain == 1, terrain == 2, terrain == 3, terrain == 4, who == i + 1,
+             (who > 0) & (who != i + 1)], axis=-1) for i in range(N)]).astype(np.float64)
 
     # -- helpers ---------------------------------------------------------------------------
     def _flat(self, rc):
@@ -245,13 +253,13 @@ class _CommonsGrid(Env):
         ids = xp.arange(1, N + 1, dtype=i64)
         occ = xp.sum(xp.where(xp.arange(H * W, dtype=i64)[None, None, :]
                               == agent_flat[:, :, None], ids[None, :, None], 0), axis=1)
-        got = xp.take_along_axis(xp.reshape(code, (B, H * W)), flat, axis=1)
-        who = xp.take_along_axis(occ, flat, axis=1)
-        got = xp.reshape(xp.where(xp.reshape(inside, (B, N * K)), got, 1), (B, N, K))
-        who = xp.reshape(xp.where(xp.reshape(inside, (B, N * K)), who, 0), (B, N, K))
-        me = ids[None, :, None]
-        obs = xp.astype(xp.stack([got == 1, got == 2, got == 3, got == 4, who == me,
-                                  (who > 0) & (who != me)], axis=-1), xp.float64)
+        # one gather of (terrain, occupant) per window cell, one of its one-hot row
+        cell = xp.reshape(code, (B, H * W)) * (N + 1) + occ
+        got = xp.take_along_axis(cell, flat, axis=1)
+        got = xp.where(xp.reshape(inside, (B, N * K)), got, N + 1)         # outside: wall
+        row = (xp.reshape(got, (B, N, K))
+               + (xp.arange(N, dtype=i64) * (5 * (N + 1)))[None, :, None])
+        obs = xp.take(xp.asarray(self._onehot), xp.reshape(row, (-1,)), axis=0)
         side = 2 * self.view + 1
         return xp.reshape(obs, (B, N, side, side, N_CHANNELS))
 
@@ -334,7 +342,9 @@ class _CommonsGrid(Env):
         fwd = xp.reshape(xp.take(dirs, xp.reshape(ori, (-1,)), axis=0), (B, N, 2))
         side = xp.reshape(xp.take(dirs, xp.reshape((ori + 1) % 4, (-1,)), axis=0),
                           (B, N, 2))
-        for i in range(N):
+        if self.kind == "harvest":
+            hit = self._zap_hits(pos, pflat, fwd, side, zap, walls)
+        for i in range(N if self.kind == "cleanup" else 0):
             firing_z, firing_c = zap[:, i], clean[:, i]
             if not bool(xp.any(firing_z | firing_c)):
                 continue
@@ -360,6 +370,32 @@ class _CommonsGrid(Env):
                     alive = alive & ~blocked
         rewards = rewards - self.hit_penalty * xp.astype(hit, xp.float64)
         return pos, ori, aflat, wflat, rewards, hit, zap, clean
+
+    def _zap_hits(self, pos, pflat, fwd, side, zap, walls):
+        """(B, N) agents hit by a penalty beam, every agent's three rays at once (without
+        cleaning beams the rays do not interact: each stops at a wall or the first agent)."""
+        xp = self.xp
+        B, N = pflat.shape
+        lats = xp.asarray([-1, 0, 1], dtype=xp.int64)
+        start = pos[:, :, None, :] + lats[None, None, :, None] * side[:, :, None, :]
+        inside = self._inside(start)                                         # (B, N, 3)
+        alive = (zap[:, :, None] & inside
+                 & ~xp.reshape(xp.take(walls, xp.reshape(xp.where(inside, self._flat(start), 0),
+                                                        (-1,)), axis=0), (B, N, 3)))
+        others = ~xp.eye(N, dtype=xp.bool)[None, :, None, :]                # firer i, target j
+        hit = xp.zeros((B, N), dtype=xp.bool)
+        for step_ in range(1, self.beam_length + 1):
+            if not bool(xp.any(alive)):
+                break
+            c = start + step_ * fwd[:, :, None, :]
+            inside = self._inside(c)
+            cf = xp.where(inside, self._flat(c), 0)                          # (B, N, 3)
+            alive = alive & inside & ~xp.reshape(xp.take(walls, xp.reshape(cf, (-1,)),
+                                                         axis=0), (B, N, 3))
+            on_agent = (pflat[:, None, None, :] == cf[..., None]) & others   # (B, N, 3, N)
+            hit = hit | xp.any(on_agent & alive[..., None], axis=(1, 2))
+            alive = alive & ~xp.any(on_agent, axis=-1)
+        return hit
 
     def _growth_probabilities(self, pos, aflat, wflat, t):
         """Per-cell probabilities (B, H * W) that an apple grows and that waste appears
