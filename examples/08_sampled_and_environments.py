@@ -2,9 +2,10 @@
 # # The sampled mode against the exact engine, and deep MARL on a batched environment
 # 1. On the cleaning commons of 000, sampled 1-FHAPPO at three batch sizes beside the exact
 #    FHAPPO: the exact fair objective J (alpha = 1) of every iterate.
-# 2. The same algorithm family on the batched CleanUp environment (004's map size, 000's
-#    zap), with MLP actors and critics: utilitarian HAPPO against 1-FHAPPO, the agents'
-#    returns and their Gini index.
+# 2. The same algorithm family on the batched CleanUp environment (004's map size with 3
+#    agents and 50-step episodes, 000's zap), with MLP actors and critics: utilitarian HAPPO
+#    against 1-FHAPPO, the agents' returns and their Gini index (a few iterations: a demo,
+#    not a result; `fairmg reproduce fair-cleanup` runs the experiment).
 # Writes CSV + PNG into `examples/output/`.
 
 # %%
@@ -23,7 +24,7 @@ OUT.mkdir(parents=True, exist_ok=True)
 g = fm.games.commons(n_agents=2)
 theta0 = np.random.default_rng(0).normal(size=(2, 4, 2))
 metrics = fair_metrics(1.0, 0.1)[:2]
-ITERS = 25
+ITERS = 15
 curves = {"exact": tr.happo(g, theta0, 1.0, 0.1, clip=0.05, lr=0.05, iters=ITERS, seed=0,
                             metrics=metrics).metrics["fair_objective"]}
 for B in (8, 64, 512):
@@ -37,11 +38,11 @@ for k, v in curves.items():
 # ## Deep MARL on CleanUp
 
 # %%
-env = fm.envs.make("cleanup", n_envs=4, preset="anticipation", fire_cost=0.0,
-                   hit_penalty=0.0, teleport=True)
+env = fm.envs.make("cleanup", n_envs=4, preset="anticipation", n_agents=3, max_steps=50,
+                   fire_cost=0.0, hit_penalty=0.0, teleport=True)
 deep = {}
 for name, alpha in (("HAPPO", None), ("1-FHAPPO", 1.0)):
-    r = fm.sampled.train_env(env, "happo", 6, seed=0, alpha=alpha, hidden=(32,),
+    r = fm.sampled.train_env(env, "happo", 5, seed=0, alpha=alpha, hidden=(32,),
                              lr=5e-3, clip=0.2)
     deep[name] = r.returns
     print(name, "final returns per agent", np.round(r.returns[-1], 2),

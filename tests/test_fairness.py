@@ -390,7 +390,7 @@ def test_mre_cases_figure(tmp_path):
 
     from fairmg.reproduce import reproduce
 
-    png, path = reproduce("mre-cases", tmp_path, quick=True, progress=False)
+    png, path = reproduce("mre-cases", tmp_path, quick=True, progress=False, seeds=1)
     assert png.stat().st_size > 10_000 and path.name == "mre-cases.csv"
     rows = list(csv.DictReader(path.open()))
     assert [r["case"] for r in rows] == ["A", "B", "C", "D"]
