@@ -37,3 +37,29 @@ def test_reproduce_cleans_run_checkpoints_and_rejects_bad_budgets(tmp_path):
     assert not (tmp_path / "eld-jobs.runs").exists()
     with pytest.raises(ValueError, match="budget"):
         reproduce("eld-jobs", tmp_path, quick=True, progress=False, budget="huge")
+
+
+def test_reading_states_differences_against_the_baseline():
+    """Hand-computed: Gini 0.1 vs seeds (0.3, 0.2) is -0.15 +- 0.05 (s.e. of the baseline's
+    mean, std 0.0707 / sqrt 2); MRE halved reads -50%."""
+    def one(*v):
+        v = np.array(v, float)
+        return v.mean(), (v.std(ddof=1) / np.sqrt(v.size) if v.size > 1 else 0.0)
+
+    base = dict(gini=one(0.3, 0.2), total=one(10, 10))
+    fair = {("happo", None, False): base,
+            ("happo", 0.5, False): dict(gini=one(0.1, 0.1), total=one(11, 11)),
+            ("happo", 1.0, False): dict(gini=one(0.2, 0.2), total=one(5, 5))}
+    text = "\n".join(E.reading("fair-harvest", fair))
+    assert "- 0.5-FHAPPO: Gini -0.15 +- 0.05, total +1 +- 0" in text
+    assert "HAPPO: Gini does not decrease with alpha (0.1, 0.2)" in text
+    assert "Gini below the baseline in 2 of 2 fair runs (1 by more than 2 s.e.); total not " \
+           "clearly below the baseline in 1 of 2." in text
+    eld = {("ippo", None, False): dict(mre=one(2, 2), cv=one(1, 1), total=one(3, 5),
+                                       min=one(0, 0)),
+           ("ippo", None, True): dict(mre=one(1, 1), cv=one(1, 1), total=one(4, 4),
+                                      min=one(1, 1))}
+    text = "\n".join(E.reading("eld-jobs", eld))
+    assert "- MRE: -1 +- 0 (-50% of IPPO's)" in text
+    assert "- total: +0 +- 1 (+0% of IPPO's)" in text
+    assert "- min agent: +1 +- 0\n" in text + "\n"
