@@ -4,7 +4,9 @@
 actions at B = 1, 64, 1024, 16384 (``--quick``: up to 1024) against the per-env Python
 implementation :func:`fairmg.testing.envs_reference.harvest_step` looped over the B envs
 (the same rules and uniforms; it computes no observations, so the ratio understates
-ours). Also Cooperative Navigation and Job Scheduling, batched only. Targets: >= 1e5
+ours). Every other environment at B = 1, 64, 1024 and 16384 (CleanUp at 004's size: 4096,
+its observations take 70 kB per env) against B single environments (``n_envs=1``)
+stepped in a Python loop: what a per-env vectorised wrapper does. Targets: >= 1e5
 agent-steps/s for Harvest on 2 CPU cores at large batch (>= 1e6 on a GPU, not measured
 here without one).
 """
@@ -50,8 +52,24 @@ def _time_reference(env, state, acts, n_envs):
     return (time.perf_counter() - t0) / (len(acts) - 1) * n_envs / m
 
 
+#: the environments benchmarked against B single envs, with their presets
+OTHERS = {"cleanup": dict(preset="anticipation"), "matthew": {}, "job_scheduling": {},
+          "exchange": {}, "cooperative_predation": {}, "cooperative_navigation": {}}
+
+
+def _time_singles(single, acts, n_envs):
+    """min(B, 64) single envs (``n_envs=1``) stepped one by one, scaled to B."""
+    m = min(n_envs, 64)
+    states = [single.reset(e)[1] for e in range(m)]
+    t0 = time.perf_counter()
+    for a in acts[1:]:
+        for e in range(m):
+            states[e] = single.step(states[e], a[e:e + 1])[1]
+    return (time.perf_counter() - t0) / (len(acts) - 1) * n_envs / m
+
+
 @group("envs", "batched environments: agent-steps/s vs a per-env Python loop",
-       expected_s=(60, 10), order=8)
+       expected_s=(150, 20), order=8)
 def envs_group(quick: bool):
     for B in ((1, 64, 1024) if quick else (1, 64, 1024, 16384)):
         env = envs.make("harvest", n_envs=B, preset="anticipation")
@@ -63,9 +81,14 @@ def envs_group(quick: bool):
                   extra={"agent-steps/s": f"{n / ours.best:.3g}",
                          "loop agent-steps/s": f"{n / base:.3g}"},
                   note="target >= 1e5 agent-steps/s on 2 cores" if B == 16384 else "")
-    for name in ("cooperative_navigation", "job_scheduling"):
-        for B in (64, 4096):
-            env = envs.make(name, n_envs=B)
-            ours, *_ = _time_env(env)
-            yield Row(f"{name} B={B}", ours, {}, None, None,
-                      extra={"agent-steps/s": f"{B * env.n_agents / ours.best:.3g}"})
+    for name, kw in OTHERS.items():
+        sizes = (1, 64, 1024) if quick else (1, 64, 1024, 4096 if name == "cleanup" else 16384)
+        single = envs.make(name, n_envs=1, **kw)
+        for B in sizes:
+            env = envs.make(name, n_envs=B, **kw)
+            ours, _, acts = _time_env(env)
+            base = _time_singles(single, acts, B)
+            n = B * env.n_agents
+            yield Row(f"{name} B={B}", ours, {"B single envs": base}, None, None,
+                      extra={"agent-steps/s": f"{n / ours.best:.3g}",
+                             "loop agent-steps/s": f"{n / base:.3g}"})
