@@ -14,6 +14,8 @@ from fairmg.reproduce import environments as E
 def test_quick_experiment(eid, tmp_path):
     paths = E._make(eid, tmp_path, None, True, False, None, None, "default")
     assert all(p.parent == tmp_path and p.stat().st_size > 0 for p in paths)
+    notes = (tmp_path / f"{eid}.md").read_text()
+    assert "QUICK" in notes and "## Reading against the paper" in notes
     rows = list(csv.DictReader(open(tmp_path / f"{eid}.csv")))
     methods = E.EXPERIMENTS[eid][2]
     assert sorted(r["method"] for r in rows) == sorted(E.label(*m) for m in methods)
