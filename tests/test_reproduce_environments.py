@@ -65,3 +65,9 @@ def test_reading_states_differences_against_the_baseline():
     assert "- MRE: -1 +- 0 (-50% of IPPO's)" in text
     assert "- total: +0 +- 1 (+0% of IPPO's)" in text
     assert "- min agent: +1 +- 0\n" in text + "\n"
+
+
+def test_rolling_mean_of_the_curves():
+    a = np.random.default_rng(0).normal(size=(3, 17))
+    ref = np.array([[row[max(0, t - 4):t + 1].mean() for t in range(17)] for row in a])
+    np.testing.assert_allclose(E._rolling(a, 5), ref, rtol=0, atol=1e-13)

@@ -252,27 +252,50 @@ def reading(eid, summary) -> list[str]:
     return out
 
 
+#: Curves are shown as a rolling mean over this many iterations (000's figures: 100).
+SMOOTH = 5
+
+
+def _rolling(a, w):
+    """Trailing rolling mean along the last axis (the first w - 1 points over fewer)."""
+    c = np.cumsum(np.asarray(a, float), axis=-1)
+    out = c.copy()
+    out[..., w:] = c[..., w:] - c[..., :-w]
+    n = np.minimum(np.arange(1, a.shape[-1] + 1), w)
+    return out / n
+
+
+def _style(c):
+    """Colour by alpha (or ELD), line style by algorithm: a legend read at a glance."""
+    alg, alpha, eld = c
+    colours = {None: "black", 0.5: "tab:blue", 1.0: "tab:green", 1.5: "tab:red"}
+    colour = "tab:red" if eld else colours.get(alpha, "tab:purple")
+    return colour, ("--" if alg == "hatrpo" else "-")
+
+
 def _plot(path, eid, env_name, paper, stats, seeds, iters, n_envs, preset, budget):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     keys = ("total", "gini") if eid.startswith("fair") else ("total", "mre")
     fig, axes = plt.subplots(1, 2, figsize=(13, 4.6), constrained_layout=True)
-    cmap = plt.get_cmap("tab10")
-    for k, c in enumerate(stats):
+    w = max(1, min(SMOOTH, iters // 4))
+    for c in stats:
+        colour, ls = _style(c)
         for ax, key in zip(axes, keys):
-            m, se = _mean_se(stats[c][key])
+            m, se = _mean_se(_rolling(stats[c][key], w))
             t = np.arange(1, len(m) + 1)
-            ls = "-" if (c[1] is None and not c[2]) else "--"
-            ax.plot(t, m, color=cmap(k % 10), ls=ls, lw=1.6, label=label(*c))
-            ax.fill_between(t, m - se, m + se, color=cmap(k % 10), alpha=0.15, lw=0)
+            ax.plot(t, m, color=colour, ls=ls, lw=1.8, label=label(*c))
+            ax.fill_between(t, m - se, m + se, color=colour, alpha=0.12, lw=0)
     names = {"total": "total episode return (all agents)", "gini": "Gini of agents' returns",
              "mre": "MRE (tau = 0.1) of agents' returns"}
     for ax, key in zip(axes, keys):
         ax.set_xlabel("iteration")
-        ax.set_ylabel(names[key])
+        ax.set_ylabel(names[key] + (f", rolling mean of {w}" if w > 1 else ""))
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=8, ncol=2)
+    axes[0].legend(fontsize=8, ncol=2, title=("colour: alpha; solid HAPPO, dashed HATRPO"
+                                              if eid.startswith("fair") else None),
+                   title_fontsize=8)
     title = (f"{eid}: {paper} on {env_name} ({preset}), {n_envs} envs x {iters} iterations, "
              f"mean +- s.e. over {seeds} seed(s)")
     if budget != "full":
