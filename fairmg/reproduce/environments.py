@@ -187,7 +187,7 @@ def _make(eid, out, seeds, quick, progress, workers, checkpoint, budget):
         lines.append(f"| {r[0]} | " + " | ".join(cells) + " |")
     summary = {c: {k: tuple(float(x) for x in _mean_se(stats[c][k][:, -last:].mean(axis=1)))
                    for k in stats[c]} for c in stats}
-    lines += ["", "## Reading against the paper", ""] + reading(eid, summary)
+    lines += ["", "## Reading against the paper", ""] + reading(eid, summary, seeds)
     if budget != "full":
         lines += ["", "This budget is far below the papers' (millions of steps): the numbers "
                   "show the direction of each method's pressure, not the papers' final "
@@ -201,12 +201,13 @@ def _diff(a, b):
     return a[0] - b[0], float(np.hypot(a[1], b[1]))
 
 
-def reading(eid, summary) -> list[str]:
+def reading(eid, summary, seeds: int = 2) -> list[str]:
     """Markdown lines comparing the final values with the paper's text: each fair or ELD
     method against its own baseline (differences of seed means, +- s.e.; "clearly" means
     beyond 2 s.e.). ``summary[(algorithm, alpha, eld)][metric]`` is (mean, s.e.) over
-    seeds, as in the CSV."""
-    out = []
+    seeds, as in the CSV. With one seed there is no s.e. and the text says so."""
+    out = [] if seeds > 1 else ["One seed: no standard errors (the +- 0 below are not "
+                                "measured); run more seeds with --seeds.", ""]
     if eid.startswith("fair"):
         out.append("000 Sec. 5 (Figs. 1-2): FHATRPO and FHAPPO reach a lower Gini than "
                    "HATRPO and HAPPO at a slightly better (Harvest) or similar (CleanUp) "
