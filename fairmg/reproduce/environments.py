@@ -290,8 +290,10 @@ def _plot(path, eid, env_name, paper, stats, seeds, iters, n_envs, preset, budge
             ax.fill_between(t, m - se, m + se, color=colour, alpha=0.12, lw=0)
     names = {"total": "total episode return (all agents)", "gini": "Gini of agents' returns",
              "mre": "MRE (tau = 0.1) of agents' returns"}
+    from matplotlib.ticker import MaxNLocator
     for ax, key in zip(axes, keys):
         ax.set_xlabel("iteration")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(names[key] + (f", rolling mean of {w}" if w > 1 else ""))
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8, ncol=2, title=("colour: alpha; solid HAPPO, dashed HATRPO"
