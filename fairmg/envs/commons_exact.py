@@ -30,7 +30,8 @@ States are coded as integers (positions, orientations, apple bits, waste bits; m
 radix), and :attr:`CommonsGame.codes` lists the reachable codes in increasing order, so
 state ``k`` of the game is ``codes[k]``. The state space grows like
 :math:`(\text{cells})^N 4^N 2^{\text{apple}+\text{river cells}}`: only tiny grids fit
-(e.g. Harvest ``height=3, width=5`` with 2 agents: 192 states, 64 joint actions).
+(e.g. Harvest ``height=3, width=5`` with 2 agents: 128 reachable states, 64 joint
+actions; CleanUp ``height=4, width=7`` with 1 agent: 576 states, 9 actions).
 """
 from __future__ import annotations
 
