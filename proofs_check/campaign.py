@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import signal
 import time
 import traceback
 import warnings
@@ -136,14 +135,6 @@ def shard_shrink_seconds(profile: str, count: int) -> float:
     :data:`MIN_SHRINK_SECONDS`, so that a claim refuted in every shard does not shrink
     ``count`` times as long as in one run."""
     return max(MIN_SHRINK_SECONDS, _search.shrink_seconds(profile) / max(1, int(count)))
-
-
-def _worker_init() -> None:
-    """Process-pool worker set-up: Ctrl-C left to the driver, one BLAS thread."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    from fairmg.reproduce.mpg import limit_blas_threads
-
-    limit_blas_threads(1)
 
 
 def run_shard(shard: Shard) -> Report:
@@ -329,7 +320,7 @@ def run_campaign(claims: Iterable[Claim | str], *, examples: int | None = None,
     first_fail: dict[str, int] = {}
     merged: dict[str, Report] = {}
     prefer = _executor.dask_available() if use_dask is None else bool(use_dask)
-    with _executor.make_executor(workers, scheduler, initializer=_worker_init,
+    with _executor.make_executor(workers, scheduler, initializer=_executor.worker_init,
                                  prefer_dask=prefer) as ex:
         where = ex.describe()
         for k, rep in ex.run(run_shard, shards):

@@ -1,5 +1,7 @@
 """Campaigns (issue 12, part 4): claims sharded over seeds, run on Dask or a process pool,
 merged into one report per claim; the same executor under ``fairmg reproduce``."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -182,3 +184,33 @@ def test_a_one_shard_claim_is_exactly_the_table_run():
         assert (rep.status, rep.examples_run, rep.filtered) == (
             alone.status, alone.examples_run, alone.filtered)
         assert rep.worst_slack == alone.worst_slack
+
+
+def _blas_threads(_):
+    """OpenBLAS's thread count in this process (None where no OpenBLAS is loaded)."""
+    import ctypes
+    import re
+    with open("/proc/self/maps") as fh:
+        paths = sorted(set(re.findall(r"/\S*openblas\S*\.so\S*", fh.read())))
+    for path in paths:
+        lib = ctypes.CDLL(path)
+        for symbol in ("openblas_get_num_threads", "scipy_openblas_get_num_threads64_",
+                       "scipy_openblas_get_num_threads", "openblas_get_num_threads64_"):
+            getter = getattr(lib, symbol, None)
+            if getter is not None:
+                return int(getter())
+    return None
+
+
+def test_process_workers_run_one_blas_thread():
+    """Every figure's workers (not only those that asked) set OpenBLAS to one thread: two
+    workers with a threaded BLAS each oversubscribe two cores."""
+    from fairmg.reproduce._executor import ProcessExecutor
+    if not Path("/proc/self/maps").exists() or _blas_threads(None) is None:
+        pytest.skip("no OpenBLAS found in /proc/self/maps")
+    ex = ProcessExecutor(2)
+    try:
+        counts = [r for _, r in ex.run(_blas_threads, range(4))]
+    finally:
+        ex.close()
+    assert counts == [1, 1, 1, 1]

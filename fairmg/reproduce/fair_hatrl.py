@@ -28,7 +28,6 @@ Settings the paper leaves open or that do not transfer, and ours:
 from __future__ import annotations
 
 import csv
-import signal
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -138,12 +137,6 @@ def run_job(job: Job) -> tuple[Job, dict[str, np.ndarray]]:
                  "values": np.asarray(run.metrics["values"], float)}
 
 
-def _worker_init() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)    # the parent stops the workers
-    from .mpg import limit_blas_threads
-    limit_blas_threads(1)
-
-
 def jobs_for(seeds: int, iters: int) -> list[Job]:
     """Every run of the figure."""
     jobs = [Job(m, a, s, iters) for m in ("hatrpo", "happo") for a in ALPHAS
@@ -164,7 +157,7 @@ def run_jobs(jobs, *, workers: int | None = None, progress: bool = True,
 
     Returns ``{config: {metric: array (seeds, ...)}}`` with seeds in order."""
     return run_grid(jobs, run_unit, workers=workers, progress=progress, desc="fair-hatrl",
-                    checkpoint=checkpoint, initializer=_worker_init)
+                    checkpoint=checkpoint)
 
 
 # -- statistics -----------------------------------------------------------------------

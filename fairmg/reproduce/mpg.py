@@ -33,14 +33,13 @@ from __future__ import annotations
 
 import csv
 import os
-import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from . import figure, job_key, quick_label
-from ._executor import run_grid
+from ._executor import run_grid, worker_init
 from ._progress import check_interrupt, format_duration, say
 
 PAPER = "002 (Convergence and PoA of softmax PG in MPGs)"
@@ -190,42 +189,6 @@ def _job_curves(job: Job, seeds=None) -> dict[str, np.ndarray]:
     return {k: run.metrics[k] for k in METRICS}
 
 
-def limit_blas_threads(n: int = 1) -> list[str]:
-    """Best effort: set every OpenBLAS loaded in this process to ``n`` threads (as
-    threadpoolctl does). On the tiny linear systems here a threaded OpenBLAS only spins,
-    and on a busy machine that costs 10-100x per call. Returns the libraries set."""
-    import ctypes
-    import re
-
-    try:
-        with open("/proc/self/maps") as fh:
-            paths = sorted(set(re.findall(r"/\S*openblas\S*\.so\S*", fh.read())))
-    except OSError:
-        return []
-    done = []
-    for path in paths:
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for symbol in ("openblas_set_num_threads", "scipy_openblas_set_num_threads64_",
-                       "scipy_openblas_set_num_threads", "openblas_set_num_threads64_"):
-            setter = getattr(lib, symbol, None)
-            if setter is not None:
-                setter(int(n))
-                done.append(path)
-                break
-    return done
-
-
-def _worker_init() -> None:
-    """Worker set-up: one BLAS thread, and Ctrl-C left to the parent (which stops the
-    workers itself: a SIGINT delivered to the whole process group would otherwise raise
-    in every worker and leave the pool to hang on its dead processes)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    limit_blas_threads(1)
-
-
 def warm_up(jobs) -> None:
     """Run one 1-iteration job of each kind in ``jobs`` (N = 2) in this process, so that
     every numba kernel they need is loaded (or compiled) once, here, before the worker
@@ -300,7 +263,7 @@ def run_jobs(jobs, *, workers: int | None = None, progress: bool = True, desc: s
     are stopped at once and ``KeyboardInterrupt`` propagates.
     """
     return run_grid(jobs, run_batch, workers=workers, progress=progress, desc=desc,
-                    checkpoint=checkpoint, group=batches, initializer=_worker_init,
+                    checkpoint=checkpoint, group=batches, initializer=worker_init,
                     warm_up=warm_up)
 
 
