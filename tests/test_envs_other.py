@@ -186,3 +186,58 @@ def test_animate_writes_a_gif(tmp_path):
         assert im.n_frames == 6
     with pytest.raises(ValueError, match="gif"):
         fm.envs.animate(env, states, tmp_path / "ep.avi")
+
+
+def test_job_scheduling_exact_game_matches_sampled_steps():
+    """to_game enumerates the move orders; env steps from fixed states land with the
+    game's frequencies (K s.e., 20000 samples, seeds fixed), supports exactly."""
+    env = fm.envs.make("job_scheduling", preset="tiny")
+    g = env.to_game(gamma=0.8)
+    states = env.game_states()
+    rng = np.random.default_rng(3)
+    n = 20000
+    big = fm.envs.make("job_scheduling", n_envs=n, preset="tiny")
+    # 6 pairs where both agents move into the same cell (orders matter), 6 at random
+    contested = [(s, a) for s in range(g.n_states) for a in range(25)
+                 if (g.transition[s, a] > 0).sum() > 1]
+    pairs = [contested[k] for k in rng.choice(len(contested), 6, replace=False)]
+    pairs += [tuple(map(int, p)) for p in zip(rng.integers(0, 72, 6), rng.integers(0, 25, 6))]
+    for j, (s, a) in enumerate(pairs):
+        pos = np.stack([states[s] // 3, states[s] % 3], axis=-1)
+        st = js.JobState(np.repeat(pos[None], n, axis=0), rng.integers(0, 10**6, n),
+                         env_keys(50 + j, n))
+        res = big.step(st, np.tile(np.unravel_index(a, (5, 5)), (n, 1)))
+        freq = np.bincount(env.state_index(res.state), minlength=g.n_states) / n
+        p = g.transition[s, a]
+        assert np.all(np.abs(freq - p) <= K * np.sqrt(p * (1 - p) / n) + 1e-12)
+        assert np.all(freq[p == 0] == 0)
+        r = res.rewards.mean(axis=0)
+        assert np.all(np.abs(r - g.rewards[:, s, a]) <= K * np.sqrt(0.25 / n) + 1e-12)
+
+
+def test_job_scheduling_exact_game_by_hand():
+    """3 x 3, server at (1, 1): agent 0 at (0, 1) steps down, agent 1 at (2, 1) steps up;
+    whoever moves first takes the server (1/2 each), the other is blocked."""
+    env = fm.envs.make("job_scheduling", preset="tiny")
+    g = env.to_game(gamma=0.8)
+    ix = {tuple(t): k for k, t in enumerate(env.game_states().tolist())}
+    s, a = ix[(1, 7)], int(np.ravel_multi_index((2, 1), (5, 5)))
+    assert g.transition[s, a, ix[(4, 7)]] == 0.5 and g.transition[s, a, ix[(1, 4)]] == 0.5
+    np.testing.assert_array_equal(g.rewards[:, s, a], [0.5, 0.5])
+    assert g.initial[ix[(4, 7)]] == 0 and np.isclose(g.initial[s], 1 / 56)   # 8 x 7 starts
+
+
+def test_job_scheduling_discounted_return_matches_exact_value():
+    env = fm.envs.make("job_scheduling", preset="tiny")
+    g = env.to_game(gamma=0.8)
+    B, T = 4000, 70                                  # 0.8^70 / 0.2 < 1e-6 of truncation
+    big = fm.envs.make("job_scheduling", n_envs=B, preset="tiny", max_steps=T)
+    _, st = big.reset(seed=9)
+    rng = np.random.default_rng(9)
+    ret = np.zeros((B, 2))
+    for t in range(T):
+        res = big.step(st, rng.integers(0, 5, (B, 2)))
+        ret += 0.8 ** t * res.rewards
+        st = res.state
+    value = fm.evaluate(g, fm.ProductPolicy.uniform(g)).value_at_initial
+    assert np.all(np.abs(ret.mean(axis=0) - value) <= K * ret.std(axis=0) / np.sqrt(B))

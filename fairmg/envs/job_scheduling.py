@@ -14,9 +14,11 @@ say; ``env.reconstructed``). Presets: ``"eld"`` (4 agents, 5 x 5, 100 steps), ``
 (2 agents, 3 x 3, 10 steps).
 
 Randomness is counter-based (:mod:`fairmg.envs.base`): a batch equals a loop of single envs.
+``to_game()`` is the exact Markov game of small presets (the move orders enumerated).
 """
 from __future__ import annotations
 
+import itertools
 from typing import NamedTuple
 
 import numpy as np
@@ -89,14 +91,25 @@ class JobScheduling(Env):
     def step(self, state, actions) -> StepResult:
         xp = self.xp
         a = self.check_actions(actions)
-        B, N, S = self.n_envs, self.n_agents, self.size
-        moves = xp.asarray(_MOVES)
-        target = state.pos + xp.reshape(xp.take(moves, xp.reshape(a, (-1,)), axis=0),
-                                        (B, N, 2))
-        target = xp.clip(target, 0, S - 1)
+        B, N = self.n_envs, self.n_agents
         order = xp.argsort(counter_uniforms(state.keys, state.t, 1, N, xp), axis=1,
                            stable=True)
-        pos = state.pos
+        pos = self._move(state.pos, a, order)
+        on = (pos[..., 0] == self.server[0]) & (pos[..., 1] == self.server[1])
+        t = state.t + 1
+        st = JobState(pos, t, state.keys)
+        r = xp.astype(on, xp.float64)
+        return StepResult(self._observe(st), st, r, xp.zeros((B,), dtype=xp.bool),
+                          t >= self.max_steps, {"utilized": xp.any(on, axis=1)})
+
+    def _move(self, pos, a, order):
+        """Positions (B, N, 2) after the moves ``a`` (B, N), agents in priority ``order``
+        (B, N), each into its target cell if no agent stands there at that moment."""
+        xp = self.xp
+        B, N, S = pos.shape[0], self.n_agents, self.size
+        moves = xp.asarray(_MOVES)
+        target = pos + xp.reshape(xp.take(moves, xp.reshape(a, (-1,)), axis=0), (B, N, 2))
+        target = xp.clip(target, 0, S - 1)
         agents = xp.arange(N, dtype=xp.int64)
         for k in range(N):
             me = order[:, k][:, None] == agents[None, :]                   # (B, N)
@@ -104,12 +117,69 @@ class JobScheduling(Env):
             here = xp.all(pos == tgt[:, None, :], axis=-1) & ~me
             ok = ~xp.any(here, axis=1)
             pos = xp.where((me & ok[:, None])[..., None], tgt[:, None, :], pos)
-        on = (pos[..., 0] == self.server[0]) & (pos[..., 1] == self.server[1])
-        t = state.t + 1
-        st = JobState(pos, t, state.keys)
-        r = xp.astype(on, xp.float64)
-        return StepResult(self._observe(st), st, r, xp.zeros((B,), dtype=xp.bool),
-                          t >= self.max_steps, {"utilized": xp.any(on, axis=1)})
+        return pos
+
+    def game_states(self) -> np.ndarray:
+        """The states of :meth:`to_game`: every ordered tuple of distinct cells (S, N),
+        as flat cell indices ``row * size + col``, in lexicographic order."""
+        return np.array(list(itertools.permutations(range(self.size ** 2), self.n_agents)),
+                        dtype=np.int64)
+
+    def state_index(self, state) -> np.ndarray:
+        """The :meth:`to_game` state (B,) of every env of a batch ``state``."""
+        from ..sampled.backend import to_numpy
+        pos = to_numpy(state.pos)
+        return self._index(pos[..., 0] * self.size + pos[..., 1])
+
+    def _index(self, flat):
+        C, N = self.size ** 2, self.n_agents
+        code = np.zeros(flat.shape[0], np.int64)
+        for i in range(N):
+            code = code * C + flat[:, i]
+        lookup = np.full(C ** N, -1, np.int64)
+        states = self.game_states()
+        scode = np.zeros(states.shape[0], np.int64)
+        for i in range(N):
+            scode = scode * C + states[:, i]
+        lookup[scode] = np.arange(states.shape[0])
+        return lookup[code]
+
+    def to_game(self, gamma: float = 0.95):
+        r"""The exact :class:`fairmg.MarkovGame` of these dynamics (infinite horizon,
+        discount ``gamma``; the env truncates at ``max_steps``, the game does not).
+
+        States: :meth:`game_states` (``size^2! / (size^2 - N)!`` of them: 72 for the
+        ``tiny`` preset). Each of the N! move orders has probability 1/N!; ``r^i(s, a)``
+        is the probability that agent i stands on the server after the step; mu is
+        uniform over the tuples of distinct non-server cells (the reset).
+        """
+        from ..games.dense import MarkovGame, check_dense_size
+        from .._validate import check_gamma
+        gamma = check_gamma(gamma)
+        if getattr(self.xp, "__name__", "") not in ("numpy", "array_api_compat.numpy"):
+            raise TypeError("to_game enumerates with NumPy; build the env with xp=None")
+        N, C = self.n_agents, self.size
+        states = self.game_states()
+        S, A = states.shape[0], 5 ** N
+        check_dense_size(S, A, "the exact job_scheduling game")
+        joint = np.stack(np.unravel_index(np.arange(A), (5,) * N), axis=1)
+        orders = np.array(list(itertools.permutations(range(N))), np.int64)
+        O = orders.shape[0]
+        pos = np.stack([states // C, states % C], axis=-1)
+        rep = np.repeat(np.arange(S), A * O)
+        a_rows = np.tile(np.repeat(joint, O, axis=0), (S, 1))
+        new = self._move(pos[rep], a_rows, np.tile(orders, (S * A, 1)))
+        nxt = self._index(new[..., 0] * C + new[..., 1])
+        sa = np.repeat(np.arange(S * A), O)
+        P = np.zeros((S * A, S))
+        np.add.at(P, (sa, nxt), 1.0 / O)
+        on = (new[..., 0] == self.server[0]) & (new[..., 1] == self.server[1])
+        R = on.reshape(S, A, O, N).mean(axis=2).transpose(2, 0, 1)
+        server = self.server[0] * C + self.server[1]
+        mu = np.where(np.any(states == server, axis=1), 0.0, 1.0)
+        return MarkovGame(P.reshape(S, A, S), R, gamma, initial=mu / mu.sum(),
+                          action_sizes=self.action_sizes,
+                          name=f"exact job_scheduling {C}x{C}, {N} agents")
 
     def render_ascii(self, state, env: int = 0) -> str:
         from ..sampled.backend import to_numpy
