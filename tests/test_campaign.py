@@ -214,3 +214,15 @@ def test_process_workers_run_one_blas_thread():
     finally:
         ex.close()
     assert counts == [1, 1, 1, 1]
+
+
+def test_local_dask_workers_run_one_blas_thread():
+    pytest.importorskip("distributed")
+    if not Path("/proc/self/maps").exists() or _blas_threads(None) is None:
+        pytest.skip("no OpenBLAS found in /proc/self/maps")
+    ex = _executor.DaskExecutor(_executor.LOCAL, workers=2)
+    try:
+        counts = [r for _, r in ex.run(_blas_threads, range(4))]
+    finally:
+        ex.close()
+    assert counts == [1, 1, 1, 1]

@@ -248,6 +248,7 @@ class DaskExecutor(Executor):
         :data:`LOCAL` (a ``LocalCluster(n_workers=workers, threads_per_worker=1,
         processes=True)`` started here and closed on exit) or the address of a running
         scheduler (``"tcp://10.0.0.5:8786"``), whose workers need ``fairmg`` installed.
+        A local cluster's workers run one BLAS thread each (:func:`limit_blas_threads`).
     workers : int, optional
         Worker processes of a local cluster (default: every core); ignored for a remote
         scheduler.
@@ -275,6 +276,7 @@ class DaskExecutor(Executor):
                                          dashboard_address=None, silence_logs=40)
             self.address = self._cluster.scheduler_address
             self._client = Client(self._cluster)
+            self._client.run(limit_blas_threads, 1)      # as worker_init: n processes
             self.workers = n
         else:
             self._client = Client(scheduler)
