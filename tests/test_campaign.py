@@ -187,24 +187,13 @@ def test_a_one_shard_claim_is_exactly_the_table_run():
 
 
 def _blas_threads(_):
-    """OpenBLAS's thread count in this process (None where no OpenBLAS is loaded)."""
-    import ctypes
-    import re
-    with open("/proc/self/maps") as fh:
-        paths = sorted(set(re.findall(r"/\S*openblas\S*\.so\S*", fh.read())))
-    for path in paths:
-        lib = ctypes.CDLL(path)
-        for symbol in ("openblas_get_num_threads", "scipy_openblas_get_num_threads64_",
-                       "scipy_openblas_get_num_threads", "openblas_get_num_threads64_"):
-            getter = getattr(lib, symbol, None)
-            if getter is not None:
-                return int(getter())
-    return None
+    return _executor.blas_threads()
 
 
 def test_process_workers_run_one_blas_thread():
     """Every figure's workers (not only those that asked) set OpenBLAS to one thread: two
-    workers with a threaded BLAS each oversubscribe two cores."""
+    workers with a threaded BLAS each oversubscribe two cores. The serial executor too,
+    and it restores the count (a run at 1 vs 2 threads differs after ~30 iterations)."""
     from fairmg.reproduce._executor import ProcessExecutor
     if not Path("/proc/self/maps").exists() or _blas_threads(None) is None:
         pytest.skip("no OpenBLAS found in /proc/self/maps")
@@ -214,6 +203,12 @@ def test_process_workers_run_one_blas_thread():
     finally:
         ex.close()
     assert counts == [1, 1, 1, 1]
+    before = _executor.blas_threads()
+    _executor.limit_blas_threads(2)
+    serial = _executor.SerialExecutor()
+    assert [r for _, r in serial.run(_blas_threads, range(2))] == [1, 1]
+    assert _executor.blas_threads() == 2
+    _executor.limit_blas_threads(before)
 
 
 def test_local_dask_workers_run_one_blas_thread():

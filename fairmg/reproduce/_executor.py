@@ -122,7 +122,7 @@ class Executor:
 
 
 class SerialExecutor(Executor):
-    """Every item in this process, in order."""
+    """Every item in this process, in order, with one BLAS thread (restored after)."""
 
     kind = "serial"
 
@@ -131,19 +131,30 @@ class SerialExecutor(Executor):
 
     def run(self, fn, items):
         self._skip = set()
-        for k, item in enumerate(items):
-            if k not in self._skip:
-                yield k, fn(item)
+        before = blas_threads()
+        limit_blas_threads(1)              # as the workers: results independent of --workers
+        try:
+            for k, item in enumerate(items):
+                if k not in self._skip:
+                    yield k, fn(item)
+        finally:
+            if before is not None:
+                limit_blas_threads(before)
 
     def cancel(self, indices) -> None:
         self._skip.update(int(k) for k in indices)
 
 
-def limit_blas_threads(n: int = 1) -> list[str]:
-    """Best effort: set every OpenBLAS loaded in this process to ``n`` threads (as
-    threadpoolctl does). On small linear algebra a threaded OpenBLAS only spins, and
-    with several worker processes on a few cores it oversubscribes them (10-100x per call
-    on a busy machine; 1.5x on whole sampled-training runs). Returns the libraries set."""
+#: (setter, getter) symbol pairs of OpenBLAS builds (plain, scipy-openblas, 64-bit ints).
+_OPENBLAS_SYMBOLS = (("openblas_set_num_threads", "openblas_get_num_threads"),
+                     ("scipy_openblas_set_num_threads64_", "scipy_openblas_get_num_threads64_"),
+                     ("scipy_openblas_set_num_threads", "scipy_openblas_get_num_threads"),
+                     ("openblas_set_num_threads64_", "openblas_get_num_threads64_"))
+
+
+def _openblas() -> list[tuple[str, Any, Any]]:
+    """(path, setter, getter) of every OpenBLAS loaded in this process (as threadpoolctl
+    finds them: /proc/self/maps)."""
     import ctypes
     import re
 
@@ -152,20 +163,38 @@ def limit_blas_threads(n: int = 1) -> list[str]:
             paths = sorted(set(re.findall(r"/\S*openblas\S*\.so\S*", fh.read())))
     except OSError:
         return []
-    done = []
+    found = []
     for path in paths:
         try:
             lib = ctypes.CDLL(path)
         except OSError:
             continue
-        for symbol in ("openblas_set_num_threads", "scipy_openblas_set_num_threads64_",
-                       "scipy_openblas_set_num_threads", "openblas_set_num_threads64_"):
-            setter = getattr(lib, symbol, None)
-            if setter is not None:
-                setter(int(n))
-                done.append(path)
+        for set_name, get_name in _OPENBLAS_SYMBOLS:
+            setter, getter = getattr(lib, set_name, None), getattr(lib, get_name, None)
+            if setter is not None and getter is not None:
+                found.append((path, setter, getter))
                 break
+    return found
+
+
+def limit_blas_threads(n: int = 1) -> list[str]:
+    """Best effort: set every OpenBLAS loaded in this process to ``n`` threads. On small
+    linear algebra a threaded OpenBLAS only spins, and with several worker processes on a
+    few cores it oversubscribes them (10-100x per call on a busy machine; 1.5x on whole
+    sampled-training runs). Returns the libraries set."""
+    done = []
+    for path, setter, _ in _openblas():
+        setter(int(n))
+        done.append(path)
     return done
+
+
+def blas_threads() -> int | None:
+    """OpenBLAS's thread count in this process (None where none is loaded). The thread
+    count changes float summation order, hence long sampled runs: a seed reproduces a run
+    at a fixed count, which is why every executor runs items with one thread."""
+    libs = _openblas()
+    return int(libs[0][2]()) if libs else None
 
 
 def worker_init() -> None:
