@@ -13,7 +13,7 @@ from numba import njit, prange
 __all__ = ["rows_are_distributions", "joint_probs", "policy_transition", "policy_rewards", "agent_mdp",
            "local_q", "greedy_update", "best_response_value", "agent_mdps", "solve_dd", "masked_softmax", "dense_to_csr", "normalize_rows_sequentially",
            "factored_contract",
-           "factored_rmatvec", "factored_dense"]
+           "factored_rmatvec", "factored_dense", "grid_windows"]
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"})
@@ -741,3 +741,41 @@ def batch_evaluate(P, R, phi, probs, ja, sizes, gamma, mu, best, tol, max_iter, 
             for s in range(S):
                 potential[b, s] = X[s, N]
     return values, potential, local, visit, best_values
+
+
+@njit(cache=True, parallel=True)
+def grid_windows(code, agent_cells, ori, offsets, width, onehot, out):
+    """Egocentric one-hot windows of a batch of grids (Harvest / CleanUp observations).
+
+    ``code`` (B, H*W) terrain codes (0 floor, 1 wall, 2 apple, 3 waste, 4 river);
+    ``agent_cells`` (B, N) flat cells; ``ori`` (B, N) in 0..3; ``offsets`` (4, K, 2) the
+    window's (dy, dx) per orientation; ``onehot`` (N * 5(N+1), C) agent i's channels of
+    a cell with terrain g and occupant j (0 none, j + 1 agent j) at row
+    ``i * 5(N+1) + g (N+1) + j``; cells off the grid read as wall. Writes ``out``
+    (B, N, K, C); environments in parallel.
+    """
+    B, N = agent_cells.shape
+    HW = code.shape[1]
+    height = HW // width
+    K = offsets.shape[1]
+    R = onehot.shape[0] // N
+    C = onehot.shape[1]
+    for b in prange(B):
+        occ = np.zeros(HW, np.int64)
+        for j in range(N):
+            occ[agent_cells[b, j]] += j + 1
+        for i in range(N):
+            r0 = agent_cells[b, i] // width
+            c0 = agent_cells[b, i] % width
+            o = ori[b, i]
+            for k in range(K):
+                r = r0 + offsets[o, k, 0]
+                c = c0 + offsets[o, k, 1]
+                if 0 <= r < height and 0 <= c < width:
+                    f = r * width + c
+                    g = code[b, f] * (N + 1) + occ[f]
+                else:
+                    g = N + 1
+                row = i * R + g
+                for ch in range(C):
+                    out[b, i, k, ch] = onehot[row, ch]

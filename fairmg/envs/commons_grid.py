@@ -80,6 +80,10 @@ PRESETS = {
 }
 
 
+def _is_numpy(xp) -> bool:
+    return getattr(xp, "__name__", "") in ("numpy", "array_api_compat.numpy")
+
+
 class GridState(NamedTuple):
     """The state of B envs: ``pos`` (B, N, 2) int64 (row, col), ``ori`` (B, N) int64,
     ``apples`` / ``waste`` (B, H, W) bool, ``t`` (B,) int64 step, ``keys`` (B,) uint64."""
@@ -208,6 +212,17 @@ class _CommonsGrid(Env):
         return ((rc[..., 0] >= 0) & (rc[..., 0] < self.height) & (rc[..., 1] >= 0)
                 & (rc[..., 1] < self.width))
 
+    def _occupied(self, pflat):
+        """(B, H * W) bool: the cells an agent stands on (``pflat`` (B, N) flat cells)."""
+        xp = self.xp
+        B = pflat.shape[0]
+        if _is_numpy(xp):
+            occ = np.zeros((B, self.height * self.width), dtype=bool)
+            occ[np.arange(B)[:, None], pflat] = True
+            return occ
+        cells = xp.arange(self.height * self.width, dtype=xp.int64)
+        return xp.any(cells[None, None, :] == pflat[:, :, None], axis=1)
+
     def _random_spawns(self, keys, t, stream, n, occupied):
         """n distinct free spawn cells per env (B, n) by counter-based priorities."""
         xp = self.xp
@@ -238,29 +253,43 @@ class _CommonsGrid(Env):
     def observe(self, state):
         """(B, N, 2v+1, 2v+1, 6) one-hot windows, rotated so each agent faces up."""
         xp = self.xp
-        B, N, H, W = self.n_envs, self.n_agents, self.height, self.width
-        win = xp.asarray(self._window)                                      # (4, K, 2)
-        K = win.shape[1]
-        rel = xp.reshape(xp.take(win, xp.reshape(state.ori, (-1,)), axis=0), (B, N, K, 2))
-        cells = state.pos[:, :, None, :] + rel                              # (B, N, K, 2)
-        inside = self._inside(cells)
-        flat = xp.reshape(xp.where(inside, self._flat(cells), 0), (B, N * K))
+        B, N, H, W, v = self.n_envs, self.n_agents, self.height, self.width, self.view
         i64 = xp.int64
         code = (xp.astype(xp.asarray(self.walls), i64)[None, ...]             # 1 wall
                 + 2 * xp.astype(state.apples, i64) + 3 * xp.astype(state.waste, i64)
                 + 4 * xp.astype(xp.asarray(self.river_cells)[None, ...] & ~state.waste, i64))
         agent_flat = self._flat(state.pos)                                  # (B, N)
+        side = 2 * v + 1
+        if _is_numpy(xp):                     # a compiled loop, environments in parallel
+            from ..kernels import grid_windows
+            out = np.empty((B, N, side * side, N_CHANNELS))
+            grid_windows(np.ascontiguousarray(np.reshape(code, (B, H * W)), dtype=np.int64),
+                         np.ascontiguousarray(agent_flat, dtype=np.int64),
+                         np.ascontiguousarray(state.ori, dtype=np.int64), self._window,
+                         W, self._onehot, out)
+            return np.reshape(out, (B, N, side, side, N_CHANNELS))
         ids = xp.arange(1, N + 1, dtype=i64)
         occ = xp.sum(xp.where(xp.arange(H * W, dtype=i64)[None, None, :]
                               == agent_flat[:, :, None], ids[None, :, None], 0), axis=1)
-        # one gather of (terrain, occupant) per window cell, one of its one-hot row
-        cell = xp.reshape(code, (B, H * W)) * (N + 1) + occ
-        got = xp.take_along_axis(cell, flat, axis=1)
-        got = xp.where(xp.reshape(inside, (B, N * K)), got, N + 1)         # outside: wall
+        # (terrain, occupant) of every cell, the grid padded by v cells of wall
+        cell = code * (N + 1) + xp.reshape(occ, (B, H, W))
+        Wp = W + 2 * v
+        wall = N + 1
+        cell = xp.concat([xp.full((B, H, v), wall, dtype=i64), cell,
+                          xp.full((B, H, v), wall, dtype=i64)], axis=2)
+        cell = xp.concat([xp.full((B, v, Wp), wall, dtype=i64), cell,
+                          xp.full((B, v, Wp), wall, dtype=i64)], axis=1)
+        # one gather of the window cells (flat offsets per orientation), one of their rows
+        base = (state.pos[..., 0] + v) * Wp + state.pos[..., 1] + v         # (B, N)
+        off = xp.asarray(self._window[..., 0] * Wp + self._window[..., 1])   # (4, K)
+        K = off.shape[1]
+        idx = base[:, :, None] + xp.reshape(xp.take(off, xp.reshape(state.ori, (-1,)), axis=0),
+                                            (B, N, K))
+        got = xp.take_along_axis(xp.reshape(cell, (B, -1)), xp.reshape(idx, (B, N * K)),
+                                 axis=1)
         row = (xp.reshape(got, (B, N, K))
                + (xp.arange(N, dtype=i64) * (5 * (N + 1)))[None, :, None])
         obs = xp.take(xp.asarray(self._onehot), xp.reshape(row, (-1,)), axis=0)
-        side = 2 * self.view + 1
         return xp.reshape(obs, (B, N, side, side, N_CHANNELS))
 
     # -- dynamics ---------------------------------------------------------------------------
@@ -272,9 +301,8 @@ class _CommonsGrid(Env):
         order = xp.argsort(counter_uniforms(keys, t, 10, N, xp), axis=1, stable=True)
         pos, ori, aflat, wflat, rewards, hit, zap, clean = self._act(state, a, order)
         if self.teleport and bool(xp.any(hit)):
-            cells = xp.arange(H * W, dtype=xp.int64)
             pflat = self._flat(pos)
-            occ = xp.any(cells[None, None, :] == pflat[:, :, None], axis=1)
+            occ = self._occupied(pflat)
             dest = self._random_spawns(keys, t, 11, N, occ)                  # (B, N)
             spawn = xp.asarray(self._spawn_flat)
             n_free = xp.sum(xp.astype(~xp.take(occ, spawn, axis=1), xp.int64), axis=1)
@@ -331,7 +359,7 @@ class _CommonsGrid(Env):
         aflat = xp.reshape(apples, (B, H * W))
         eaten = xp.take_along_axis(aflat, pflat, axis=1)                     # (B, N)
         rewards = xp.astype(eaten, xp.float64)
-        at = xp.any(cells[None, None, :] == pflat[:, :, None], axis=1)       # (B, HW)
+        at = self._occupied(pflat)                                           # (B, HW)
         aflat = aflat & ~at
         # beams
         zap = a == ZAP
@@ -403,8 +431,7 @@ class _CommonsGrid(Env):
         appear (walls, occupied or full cells)."""
         xp = self.xp
         B, H, W = pos.shape[0], self.height, self.width
-        cells = xp.arange(H * W, dtype=xp.int64)
-        occ = xp.any(cells[None, None, :] == self._flat(pos)[:, :, None], axis=1)
+        occ = self._occupied(self._flat(pos))
         empty = xp.reshape(xp.asarray(self.apple_cells), (1, -1)) & ~aflat & ~occ
         if self.kind == "harvest":
             grid = xp.reshape(aflat, (B, H, W))

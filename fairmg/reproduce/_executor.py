@@ -198,12 +198,14 @@ def blas_threads() -> int | None:
 
 
 def worker_init() -> None:
-    """The default set-up of a worker process: one BLAS thread, and Ctrl-C left to the
-    parent (which stops the workers itself: a SIGINT delivered to the whole process group
-    would otherwise raise in every worker and leave the pool to hang on its dead
-    processes)."""
+    """The default set-up of a worker process: one BLAS and one numba thread, and Ctrl-C
+    left to the parent (which stops the workers itself: a SIGINT delivered to the whole
+    process group would otherwise raise in every worker and leave the pool to hang on its
+    dead processes)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     limit_blas_threads(1)
+    import numba
+    numba.set_num_threads(1)            # the parallel kernels too (grid_windows)
 
 
 class ProcessExecutor(Executor):
