@@ -435,17 +435,18 @@ class _CommonsGrid(Env):
         empty = xp.reshape(xp.asarray(self.apple_cells), (1, -1)) & ~aflat & ~occ
         if self.kind == "harvest":
             grid = xp.reshape(aflat, (B, H, W))
-            count = xp.zeros((B, H, W), dtype=xp.int64)
-            padded = xp.concat([xp.zeros((B, 2, W), dtype=xp.int64),
-                                xp.astype(grid, xp.int64),
-                                xp.zeros((B, 2, W), dtype=xp.int64)], axis=1)
-            padded = xp.concat([xp.zeros((B, H + 4, 2), dtype=xp.int64), padded,
-                                xp.zeros((B, H + 4, 2), dtype=xp.int64)], axis=2)
+            i8 = xp.int8                                    # counts <= 24: a quarter the bytes
+            count = xp.zeros((B, H, W), dtype=i8)
+            padded = xp.concat([xp.zeros((B, 2, W), dtype=i8), xp.astype(grid, i8),
+                                xp.zeros((B, 2, W), dtype=i8)], axis=1)
+            padded = xp.concat([xp.zeros((B, H + 4, 2), dtype=i8), padded,
+                                xp.zeros((B, H + 4, 2), dtype=i8)], axis=2)
             for dy, dx in self._neigh.tolist():
                 count = count + padded[:, 2 + dy:2 + dy + H, 2 + dx:2 + dx + W]
             probs = xp.asarray(self.regrowth, dtype=xp.float64)
-            p = xp.reshape(xp.take(probs, xp.reshape(
-                xp.minimum(count, len(self.regrowth) - 1), (-1,)), axis=0), (B, H * W))
+            p = xp.reshape(xp.take(probs, xp.astype(xp.reshape(
+                xp.minimum(count, len(self.regrowth) - 1), (-1,)), xp.int64), axis=0),
+                (B, H * W))
             return xp.where(empty, p, 0.0), xp.zeros((B, H * W), dtype=xp.float64)
         river = xp.reshape(xp.asarray(self.river_cells), (1, -1))
         n_river = max(int(self.river_cells.sum()), 1)
