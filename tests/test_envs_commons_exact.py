@@ -186,6 +186,14 @@ def test_bad_inputs_are_refused():
         cg.indices(bad)
 
 
+def test_non_numpy_envs_are_refused():
+    xps = pytest.importorskip("array_api_strict")
+    with pytest.raises(TypeError, match="NumPy"):
+        commons_game(fm.envs.make(**HARVEST, xp=xps))
+    with pytest.raises(TypeError, match="NumPy"):
+        fm.envs.make("job_scheduling", preset="tiny", xp=xps).to_game()
+
+
 def test_to_game_is_solvable_by_the_exact_engine():
     env = fm.envs.make(**HARVEST)
     game = env.to_game(gamma=0.8)
