@@ -377,7 +377,7 @@ def nash_gap(game, policy: ProductPolicy, *, per_agent: bool = False,
         game.check_policy(policy)
         phi = np.empty((0, 1))
         values, _, _, _, best = kernels.batch_evaluate(
-            game.transition, game.rewards, phi, np.ascontiguousarray(policy.probs[None]),
+            game.transition, game.rewards, kernels.frozen(phi), kernels.frozen(policy.probs[None]),
             game.joint_actions, np.array(game.action_sizes, dtype=np.int64), game.gamma,
             game.initial, True, IMPROVE_TOL, MAX_PI_ITER,
             np.full((1, game.n_agents, game.n_states), -1, dtype=np.int64))

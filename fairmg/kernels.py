@@ -13,7 +13,17 @@ from numba import njit, prange
 __all__ = ["rows_are_distributions", "joint_probs", "policy_transition", "policy_rewards", "agent_mdp",
            "local_q", "greedy_update", "best_response_value", "agent_mdps", "solve_dd", "masked_softmax", "dense_to_csr", "normalize_rows_sequentially",
            "factored_contract",
-           "factored_rmatvec", "factored_dense", "grid_windows"]
+           "factored_rmatvec", "factored_dense", "grid_windows", "frozen"]
+
+
+def frozen(a) -> np.ndarray:
+    """A read-only C-contiguous float64/int64 view (or copy) of ``a``: numba compiles one
+    signature per read-only flag, so the kernels' inputs are passed read-only throughout
+    (the games' tensors already are)."""
+    a = np.ascontiguousarray(a)
+    v = a.view()
+    v.setflags(write=False)
+    return v
 
 
 @njit(cache=True, fastmath={"reassoc", "contract"})

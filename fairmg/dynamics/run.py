@@ -126,7 +126,7 @@ def evaluate_batch(game, probs, *, best: bool = False,
         if act is None or act.shape != (B, game.n_agents, game.n_states):
             act = np.full((B, game.n_agents, game.n_states), -1, dtype=np.int64)
         values, pot, local, visit, best_values = kernels.batch_evaluate(
-            game.transition, game.rewards, np.ascontiguousarray(phi), probs,
+            game.transition, game.rewards, kernels.frozen(phi), kernels.frozen(probs),
             game.joint_actions, np.array(game.action_sizes, dtype=np.int64), game.gamma,
             game.initial, best, IMPROVE_TOL, MAX_PI_ITER, act)
         if not np.all(np.isfinite(values)):

@@ -130,13 +130,14 @@ class MarkovGame(Game):
 
     def policy_rewards(self, policy) -> np.ndarray:
         pij = self.check_policy(policy).joint_probs()
-        return kernels.policy_rewards(self.rewards, pij)
+        return kernels.policy_rewards(self.rewards, kernels.frozen(pij))
 
     def policy_potential(self, policy):
         if self.potential is None:
             return None
         pij = self.check_policy(policy).joint_probs()
-        return kernels.policy_rewards(self.potential[None], pij)[0]
+        return kernels.policy_rewards(kernels.frozen(self.potential[None]),
+                                      kernels.frozen(pij))[0]
 
     def joint_continuation(self, values) -> np.ndarray:
         """sum_s' P(s'|s, a) V_k(s') for every joint action, shape (K, S, A)."""
@@ -188,8 +189,9 @@ class MarkovGame(Game):
             if r.shape != (self.n_states, self.n_joint_actions):
                 raise ValueError(f"reward must have shape ({self.n_states}, "
                                  f"{self.n_joint_actions}), got {r.shape}")
-        Pi, ri = kernels.agent_mdp(self.transition, r, policy.probs, self.joint_actions,
-                                   agent, self.max_actions)
+        Pi, ri = kernels.agent_mdp(self.transition, kernels.frozen(r),
+                                   kernels.frozen(policy.probs), self.joint_actions, agent,
+                                   self.max_actions)
         n = self.action_sizes[agent]
         return Pi[:, :n, :], ri[:, :n]
 
