@@ -177,6 +177,12 @@ def test_bad_inputs_are_refused():
                                   n_agents=1))
     with pytest.raises(ValueError, match="max_states"):
         commons_game(fm.envs.make("harvest", preset="tiny"), max_states=500)
+    with pytest.raises(ValueError, match="max_states"):
+        commons_game(fm.envs.make(**HARVEST), max_states=0)
+    with pytest.raises(TypeError, match="Harvest or CleanUp"):
+        commons_game(fm.envs.make("matthew", preset="tiny"))
+    with pytest.raises(ValueError, match="gamma"):
+        commons_game(fm.envs.make(**HARVEST), gamma=1.5)
     with pytest.raises(ValueError, match="reachable"):
         env = fm.envs.make(**HARVEST)
         cg = commons_game(env)

@@ -41,8 +41,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .._validate import check_gamma
-from .commons_grid import GridState
+from .._validate import check_gamma, check_int
+from ..sampled.backend import is_numpy_namespace
+from .commons_grid import GridState, _CommonsGrid
 
 __all__ = ["CommonsGame", "commons_game", "encode_states"]
 
@@ -231,13 +232,17 @@ def commons_game(env, gamma: float = 0.95, *, max_states: int | None = None) -> 
         and ``env``; ``indices(state)`` maps env states to game states.
     """
     from ..games.dense import MarkovGame, check_dense_size, max_dense_states
+    if not isinstance(env, _CommonsGrid):
+        raise TypeError(f"env must be a Harvest or CleanUp env (fairmg.envs.make('harvest' "
+                        f"or 'cleanup', ...)), got {type(env).__name__}")
     gamma = check_gamma(gamma)
+    if max_states is not None:
+        max_states = check_int(max_states, "max_states", low=1)
     if env.kind == "cleanup" and env.dirt_delay > 0:
         raise ValueError(f"cleanup with dirt_delay={env.dirt_delay}: the waste dynamics depend "
                          f"on the step count, so they are not a Markov game on grid states; "
                          f"pass dirt_delay=0")
-    if env.xp is not np and getattr(env.xp, "__name__", "") not in ("numpy",
-                                                                     "array_api_compat.numpy"):
+    if not is_numpy_namespace(env.xp):
         raise TypeError("commons_game enumerates with NumPy; build the env with xp=None")
     HW, N, _, _ = _radix(env)
     sizes = env.action_sizes

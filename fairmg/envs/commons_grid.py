@@ -51,6 +51,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .._validate import check_choice, check_int, check_scalar
+from ..sampled.backend import is_numpy_namespace
 from .base import Env, StepResult, counter_uniforms
 
 __all__ = ["Harvest", "CleanUp", "GridState", "PRESETS", "N_CHANNELS"]
@@ -78,10 +79,6 @@ PRESETS = {
                  cleanup=dict(height=7, width=7, n_agents=2, max_steps=20),
                  fire_cost=1.0, hit_penalty=50.0, teleport=False, dirt_delay=0, view=2),
 }
-
-
-def _is_numpy(xp) -> bool:
-    return getattr(xp, "__name__", "") in ("numpy", "array_api_compat.numpy")
 
 
 class GridState(NamedTuple):
@@ -216,7 +213,7 @@ class _CommonsGrid(Env):
         """(B, H * W) bool: the cells an agent stands on (``pflat`` (B, N) flat cells)."""
         xp = self.xp
         B = pflat.shape[0]
-        if _is_numpy(xp):
+        if is_numpy_namespace(xp):
             occ = np.zeros((B, self.height * self.width), dtype=bool)
             occ[np.arange(B)[:, None], pflat] = True
             return occ
@@ -260,7 +257,7 @@ class _CommonsGrid(Env):
                 + 4 * xp.astype(xp.asarray(self.river_cells)[None, ...] & ~state.waste, i64))
         agent_flat = self._flat(state.pos)                                  # (B, N)
         side = 2 * v + 1
-        if _is_numpy(xp):                     # a compiled loop, environments in parallel
+        if is_numpy_namespace(xp):            # a compiled loop, environments in parallel
             from ..kernels import grid_windows
             out = np.empty((B, N, side * side, N_CHANNELS))
             grid_windows(np.ascontiguousarray(np.reshape(code, (B, H * W)), dtype=np.int64),
@@ -372,30 +369,31 @@ class _CommonsGrid(Env):
                           (B, N, 2))
         if self.kind == "harvest":
             hit = self._zap_hits(pos, pflat, fwd, side, zap, walls)
-        for i in range(N if self.kind == "cleanup" else 0):
-            firing_z, firing_c = zap[:, i], clean[:, i]
-            if not bool(xp.any(firing_z | firing_c)):
-                continue
-            for lat in (-1, 0, 1):
-                start = pos[:, i, :] + lat * side[:, i, :]
-                alive = firing_z | firing_c
-                alive = alive & self._inside(start) & ~xp.take(
-                    walls, xp.where(self._inside(start), self._flat(start), 0), axis=0)
-                for step_ in range(1, self.beam_length + 1):
-                    c = start + step_ * fwd[:, i, :]
-                    inside = self._inside(c)
-                    cf = xp.where(inside, self._flat(c), 0)
-                    alive = alive & inside & ~xp.take(walls, cf, axis=0)
-                    on_agent = (pflat == cf[:, None]) & (xp.arange(N)[None, :] != i)
-                    blocked = xp.any(on_agent, axis=1)
-                    hit = hit | (on_agent & (alive & firing_z)[:, None])
-                    if self.kind == "cleanup":
-                        at_c = cells[None, :] == cf[:, None]                    # (B, HW)
-                        w_here = xp.any(wflat & at_c, axis=1)
-                        cleaned = alive & firing_c & w_here & ~blocked
-                        wflat = wflat & ~(at_c & cleaned[:, None])
-                        alive = alive & ~(firing_c & w_here)
-                    alive = alive & ~blocked
+        else:                                # cleaning rays interact: in turn
+            for i in range(N):
+                firing_z, firing_c = zap[:, i], clean[:, i]
+                if not bool(xp.any(firing_z | firing_c)):
+                    continue
+                for lat in (-1, 0, 1):
+                    start = pos[:, i, :] + lat * side[:, i, :]
+                    alive = firing_z | firing_c
+                    alive = alive & self._inside(start) & ~xp.take(
+                        walls, xp.where(self._inside(start), self._flat(start), 0), axis=0)
+                    for step_ in range(1, self.beam_length + 1):
+                        c = start + step_ * fwd[:, i, :]
+                        inside = self._inside(c)
+                        cf = xp.where(inside, self._flat(c), 0)
+                        alive = alive & inside & ~xp.take(walls, cf, axis=0)
+                        on_agent = (pflat == cf[:, None]) & (xp.arange(N)[None, :] != i)
+                        blocked = xp.any(on_agent, axis=1)
+                        hit = hit | (on_agent & (alive & firing_z)[:, None])
+                        if self.kind == "cleanup":
+                            at_c = cells[None, :] == cf[:, None]                    # (B, HW)
+                            w_here = xp.any(wflat & at_c, axis=1)
+                            cleaned = alive & firing_c & w_here & ~blocked
+                            wflat = wflat & ~(at_c & cleaned[:, None])
+                            alive = alive & ~(firing_c & w_here)
+                        alive = alive & ~blocked
         rewards = rewards - self.hit_penalty * xp.astype(hit, xp.float64)
         return pos, ori, aflat, wflat, rewards, hit, zap, clean
 
@@ -435,7 +433,7 @@ class _CommonsGrid(Env):
         empty = xp.reshape(xp.asarray(self.apple_cells), (1, -1)) & ~aflat & ~occ
         if self.kind == "harvest":
             grid = xp.reshape(aflat, (B, H, W))
-            i8 = xp.int8                                    # counts <= 24: a quarter the bytes
+            i8 = xp.int8                                 # counts <= 24: an eighth the bytes
             count = xp.zeros((B, H, W), dtype=i8)
             padded = xp.concat([xp.zeros((B, 2, W), dtype=i8), xp.astype(grid, i8),
                                 xp.zeros((B, 2, W), dtype=i8)], axis=1)

@@ -24,6 +24,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .._validate import check_int
+from ..sampled.backend import is_numpy_namespace
 from .base import Env, StepResult, counter_uniforms
 
 __all__ = ["JobScheduling", "JobState", "PRESETS"]
@@ -156,7 +157,7 @@ class JobScheduling(Env):
         from ..games.dense import MarkovGame, check_dense_size
         from .._validate import check_gamma
         gamma = check_gamma(gamma)
-        if getattr(self.xp, "__name__", "") not in ("numpy", "array_api_compat.numpy"):
+        if not is_numpy_namespace(self.xp):
             raise TypeError("to_game enumerates with NumPy; build the env with xp=None")
         N, C = self.n_agents, self.size
         states = self.game_states()
